@@ -1,0 +1,3 @@
+from chs.cli.main import run
+
+run()

@@ -1,0 +1,118 @@
+"""Each `agg` kind owns its SQL (DESIGN 2.2). One aggregate query per source.
+
+An aggregate variable is built from *metrics* (plain aggregates with a FILTER), which are
+de-duplicated per source and aliased m_0..m_n, then combined in an outer SELECT. So `share`
+and `count` over the same window and filter share one `count(*)`, and `nps` is three counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chs.config.models import Variable
+from chs.durations import parse_days
+from chs.sql import ident
+
+# What an account with no rows gets (DESIGN 2.2): 0 for counts and sums, else NULL.
+ZERO_WHEN_EMPTY = {"count", "sum", "count_distinct"}
+
+
+@dataclass
+class SourceQuery:
+    """Accumulates the metrics and variable expressions of one source."""
+
+    source: str
+    relation: str
+    has_time: bool
+    metrics: dict[str, str] = field(default_factory=dict)  # metric SQL -> alias
+    outputs: dict[str, str] = field(default_factory=dict)  # variable -> SQL over aliases
+    span_days: int | None = 0  # widest window needed; None = all history
+
+    def metric(self, sql: str) -> str:
+        if sql not in self.metrics:
+            self.metrics[sql] = f"m_{len(self.metrics)}"
+        return self.metrics[sql]
+
+    def sql(self) -> str:
+        """The aggregate query: rows restricted to the widest window first, then one GROUP BY."""
+        inner = ",\n    ".join(f"{m} AS {a}" for m, a in self.metrics.items()) or "NULL AS m_none"
+        where = ["s.__date <= p.as_of"] if self.has_time else []
+        if self.has_time and self.span_days:
+            # Restricting rows before aggregating keeps windowed DISTINCT counts cheap.
+            where.append(f"s.__date > p.as_of - {self.span_days}")
+        where.append("s.__account IS NOT NULL")
+        outer = ",\n  ".join(f"{expr} AS {ident(name)}" for name, expr in self.outputs.items())
+        return (
+            f"SELECT g.__account,\n  {outer}\n"
+            f"FROM (\n  SELECT s.__account,\n    {inner}\n"
+            f"  FROM {ident(self.relation)} AS s, __params AS p\n"
+            f"  WHERE {' AND '.join(where)}\n  GROUP BY s.__account\n) AS g, __params AS p"
+        )
+
+
+def _window(days: int | None, offset: int = 0) -> list[str]:
+    if days is None:
+        return []
+    lo, hi = offset + days, offset
+    cond = [f"s.__date > p.as_of - {lo}"]
+    if hi:
+        cond.append(f"s.__date <= p.as_of - {hi}")
+    return cond
+
+
+def _filter(conds: list[str]) -> str:
+    return f" FILTER (WHERE {' AND '.join(conds)})" if conds else ""
+
+
+def _value(var: Variable) -> str:
+    return ident(var.column) if var.column is not None else f"({var.expr})"
+
+
+def add_variable(q: SourceQuery, name: str, var: Variable) -> None:
+    """Add one aggregate variable's metrics and output expression to its source query."""
+    days = parse_days(var.window) if var.window else None
+    if var.agg == "pct_change":
+        span = 2 * days  # type: ignore[operator]
+    else:
+        span = days
+    q.span_days = None if (span is None or q.span_days is None) else max(q.span_days, span)
+    user_where = [f"({var.where})"] if var.where else []
+    win = _window(days)
+    cond = win + user_where
+    agg = var.agg
+    if agg == "count":
+        out = q.metric("count(*)" + _filter(cond))
+    elif agg == "sum":
+        out = f"coalesce({q.metric(f'sum({_value(var)})' + _filter(cond))}, 0)"
+    elif agg == "count_distinct":
+        out = q.metric(f"count(DISTINCT {_value(var)})" + _filter(cond))
+    elif agg in ("avg", "min", "max", "median"):
+        out = q.metric(f"{agg}({_value(var)})" + _filter(cond))
+    elif agg == "share":
+        hits = q.metric("count(*)" + _filter(cond))
+        total = q.metric("count(*)" + _filter(win))
+        out = f"CAST({hits} AS DOUBLE) / nullif({total}, 0)"
+    elif agg == "latest":
+        time_cond = ["s.__ts IS NOT NULL"] if q.has_time else []
+        order = "s.__ts" if q.has_time else "1"
+        out = q.metric(f"arg_max({_value(var)}, {order})" + _filter(cond + time_cond))
+    elif agg == "days_since":
+        out = f"date_diff('day', {q.metric('max(s.__date)' + _filter(cond))}, p.as_of)"
+    elif agg == "pct_change":
+        prev_cond = _window(days, days) + user_where  # type: ignore[arg-type]
+        if var.of == "sum":
+            cur = f"coalesce({q.metric(f'sum({_value(var)})' + _filter(cond))}, 0)"
+            prev = f"coalesce({q.metric(f'sum({_value(var)})' + _filter(prev_cond))}, 0)"
+        else:
+            cur = q.metric("count(*)" + _filter(cond))
+            prev = q.metric("count(*)" + _filter(prev_cond))
+        out = f"CAST({cur} - {prev} AS DOUBLE) / nullif({prev}, 0)"
+    elif agg == "nps":
+        v = _value(var)
+        promoters = q.metric("count(*)" + _filter(cond + [f"{v} >= 9"]))
+        detractors = q.metric("count(*)" + _filter(cond + [f"{v} <= 6"]))
+        responses = q.metric("count(*)" + _filter(cond + [f"{v} IS NOT NULL"]))
+        out = f"100.0 * CAST({promoters} - {detractors} AS DOUBLE) / nullif({responses}, 0)"
+    else:  # pragma: no cover - the config model only admits the aggs above
+        raise ValueError(f"unknown agg {agg}")
+    q.outputs[name] = out

@@ -1,0 +1,76 @@
+"""Check config fragments and columns against the registered sources, before running anything.
+
+Column names point at the export (exit 65); fragments that do not bind point at the YAML
+line (exit 78). All problems of each kind are collected and reported together.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from chs.compiler import Plan
+from chs.config import LoadedConfig
+from chs.config.checks import referenced_names
+from chs.errors import ConfigError, DataError
+from chs.sources import SourceInfo, relation_name
+from chs.sql import ident
+
+_MISSING_COL = re.compile(r'[Cc]olumn "?([^"\s]+)"? (?:not found|does not exist)|column with name "?([^"\s]+)"? does not exist')
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0].removeprefix("Binder Error: ")
+
+
+def check_variables(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, sources: dict[str, SourceInfo]) -> None:
+    """Every aggregate/attribute variable's column, expr and where, bound on its source."""
+    cfg = loaded.config
+    data_problems: list[str] = []
+    config_problems: list[str] = []
+    for name, var in cfg.variables.items():
+        if var.source is None:
+            continue
+        info = sources[var.source]
+        src = cfg.sources[var.source]
+        if var.column is not None and var.column not in info.columns:
+            data_problems.append(f"{src.path}: column '{var.column}' not found (variable '{name}'; "
+                                 f"columns: {', '.join(info.columns)})")
+            continue
+        for key in ("expr", "where"):
+            fragment = getattr(var, key)
+            if fragment is None:
+                continue
+            sql = (f"SELECT ({fragment}) FROM {ident(relation_name(var.source))} AS s, __params AS p LIMIT 0")
+            try:
+                con.execute(sql)
+            except duckdb.Error as exc:
+                config_problems.append(f"{loaded.at('variables', name, key)}: {_first_line(exc)}")
+    if data_problems:
+        raise DataError("\n".join(data_problems))
+    if config_problems:
+        raise ConfigError(config_problems)
+
+
+def dry_run(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, plan: Plan) -> None:
+    """Bind every step on empty inputs; a failure is traced back to the fragment that caused it."""
+    for step in plan.steps:
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(step.table)} AS SELECT * FROM ({step.select}) LIMIT 0")
+        except duckdb.Error as exc:
+            raise ConfigError([_locate(loaded, exc)]) from None
+
+
+def _locate(loaded: LoadedConfig, exc: Exception) -> str:
+    """Find the derived variable / segment whose fragment names the identifier DuckDB rejected."""
+    message = _first_line(exc)
+    match = _MISSING_COL.search(str(exc))
+    name = next((g for g in match.groups() if g), None) if match else None
+    cfg = loaded.config
+    candidates = [(("variables", n, "expr"), v.expr) for n, v in cfg.variables.items() if v.source is None]
+    candidates += [(("segments", n, "when"), s.when) for n, s in cfg.segments.items()]
+    for path, fragment in candidates:
+        if fragment and (name is None or name in referenced_names(fragment)):
+            return f"{loaded.at(*path)}: {message}"
+    return f"{loaded.path}: {message}"

@@ -1,0 +1,105 @@
+"""State and helpers shared by every command: global options, consoles, error mapping."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Options:
+    config: str | None = None
+    quiet: bool = False
+    verbose: bool = False
+    no_color: bool = False
+
+
+OPTIONS = Options()
+
+
+def _color_off() -> bool:
+    return OPTIONS.no_color or "NO_COLOR" in os.environ
+
+
+def out() -> Console:
+    """Results: stdout. No colour off a terminal or with NO_COLOR / --no-color."""
+    return Console(file=sys.stdout, no_color=_color_off(), highlight=False, soft_wrap=True,
+                   force_terminal=None if not _color_off() else False)
+
+
+def err() -> Console:
+    """Logs and progress: stderr."""
+    return Console(file=sys.stderr, no_color=_color_off(), highlight=False, soft_wrap=True,
+                   force_terminal=None if not _color_off() else False)
+
+
+def log(message: str) -> None:
+    if not OPTIONS.quiet:
+        err().print(message, markup=False)
+
+
+def debug(message: str) -> None:
+    if OPTIONS.verbose and not OPTIONS.quiet:
+        err().print(message, markup=False, style="dim")
+
+
+def show_progress() -> bool:
+    """Progress only on a terminal, never with --quiet."""
+    return sys.stderr.isatty() and not OPTIONS.quiet
+
+
+def parse_date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"'{value}' is not a date like 2026-11-23", param_hint=option) from None
+
+
+def load():
+    """The validated config named by --config / CHS_CONFIG / ./chs.yaml."""
+    from chs.config import load_config
+    return load_config(OPTIONS.config)
+
+
+def handle_errors(func: F) -> F:
+    """Turn library errors into `error: ...` on stderr and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from chs.errors import ChsError, ConfigError
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, typer.BadParameter, SystemExit):
+            raise
+        except ConfigError as exc:
+            console = err()
+            for problem in exc.problems:
+                console.print(f"error: {problem}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except ChsError as exc:
+            err().print(f"error: {exc}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err().print("interrupted", markup=False)
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - the one place that maps everything to exit 70
+            if OPTIONS.verbose:
+                traceback.print_exc()
+            err().print(f"internal error: {type(exc).__name__}: {exc} (run with --verbose for details)",
+                        markup=False)
+            raise typer.Exit(70) from None
+
+    return wrapper  # type: ignore[return-value]

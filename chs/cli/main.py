@@ -1,0 +1,48 @@
+"""`chs` entry point: global options and the command table (DESIGN 4)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from chs import __version__
+from chs.cli import common
+from chs.cli.score_cmds import compile_cmd, init_cmd, score_cmd, validate_cmd
+
+app = typer.Typer(
+    name="chs", help="Customer Health Score: score accounts from your exports, explain, report, act.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"chs {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    config: Annotated[Optional[str], typer.Option("--config", "-c", help="Config file (default: $CHS_CONFIG or ./chs.yaml).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr (timings, tracebacks).")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colour (also NO_COLOR).")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Customer Health Score toolkit."""
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose exclude each other")
+    common.OPTIONS.config, common.OPTIONS.quiet = config, quiet
+    common.OPTIONS.verbose, common.OPTIONS.no_color = verbose, no_color
+
+
+app.command("init")(init_cmd)
+app.command("validate")(validate_cmd)
+app.command("compile")(compile_cmd)
+app.command("score")(score_cmd)
+
+
+def run() -> None:
+    app()

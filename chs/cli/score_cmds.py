@@ -1,0 +1,102 @@
+"""`chs init`, `validate`, `compile`, `score`: each parses, calls the library, renders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from chs.cli import common
+from chs.cli.common import handle_errors, log, out, parse_date
+
+
+@handle_errors
+def init_cmd(
+    directory: Annotated[Path, typer.Argument(help="Folder to create (default: current folder).")] = Path("."),
+    example: Annotated[bool, typer.Option("--example", help="The full example company and scorecard.")] = False,
+    accounts: Annotated[Optional[int], typer.Option("--accounts", min=1, help="How many example accounts.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing chs.yaml.")] = False,
+) -> None:
+    """Write a starter chs.yaml and sample data to try at once."""
+    from chs.errors import UsageError
+    from chs.init_project import InitError, init_project
+    try:
+        written = init_project(directory, example=example, accounts=accounts, force=force)
+    except InitError as exc:
+        raise UsageError(str(exc)) from None
+    out().print(f"wrote {directory / 'chs.yaml'} and sample data in {directory / 'data'}", markup=False)
+    common.debug(str(written))
+    log(f"next: cd {directory} && chs score && chs report")
+
+
+@handle_errors
+def validate_cmd() -> None:
+    """Check the config and the sources (files, columns, fragments); all problems at once."""
+    import duckdb
+
+    from chs.pipeline import prepare
+    loaded = common.load()
+    prep = prepare(duckdb.connect(), loaded)
+    console = out()
+    console.print(f"{loaded.path}: ok ({len(loaded.config.variables)} variables, "
+                  f"{sum(1 for n in prep.plan.nodes if n.is_leaf)} leaves)", markup=False)
+    for name, info in prep.sources.items():
+        warn = f", {info.rejected} rejected rows" if info.rejected else ""
+        console.print(f"  source {name}: {info.rows} rows from {len(info.files)} file(s){warn}", markup=False)
+        for sample in info.reject_samples:
+            log(f"  warning: {name}: {sample}")
+
+
+@handle_errors
+def compile_cmd() -> None:
+    """Print the SQL the config compiles to."""
+    import duckdb
+
+    from chs.pipeline import prepare
+    prep = prepare(duckdb.connect(), common.load())
+    typer.echo(prep.plan.render())
+
+
+def _dates(as_of: str | None, start: str | None, end: str | None, every: str | None) -> list[dt.date]:
+    from chs.durations import parse_days
+    today = dt.datetime.now(dt.UTC).date()
+    if start is None:
+        if end is not None or every is not None:
+            raise typer.BadParameter("--to and --every need --from", param_hint="--from")
+        return [parse_date(as_of, "--as-of") or today]
+    if as_of is not None:
+        raise typer.BadParameter("use either --as-of or --from", param_hint="--as-of")
+    first, last = parse_date(start, "--from"), parse_date(end, "--to") or today
+    assert first is not None
+    if last < first:
+        raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
+    try:
+        step = parse_days(every or "1d")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--every") from None
+    count = (last - first).days // step + 1
+    return [first + dt.timedelta(days=step * i) for i in range(count)]
+
+
+@handle_errors
+def score_cmd(
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Score as of this date (default: today, UTC).")] = None,
+    start: Annotated[Optional[str], typer.Option("--from", help="Backfill: first date.")] = None,
+    end: Annotated[Optional[str], typer.Option("--to", help="Backfill: last date (default: today).")] = None,
+    every: Annotated[Optional[str], typer.Option("--every", help="Backfill step, e.g. 7d or 1w (default 1d).")] = None,
+) -> None:
+    """Score accounts (or backfill a range of dates), store snapshots, write outputs and actions."""
+    from chs.pipeline import score
+    dates = _dates(as_of, start, end, every)
+    loaded = common.load()
+    progress = log if (common.show_progress() or common.OPTIONS.verbose or len(dates) > 1) else None
+    result = score(loaded, dates, progress=progress)
+    console = out()
+    for snap in result.snapshots:
+        bands = ", ".join(f"{b} {n}" for b, n in sorted(snap.bands.items()))
+        console.print(f"{snap.as_of}: {snap.accounts} accounts scored ({bands}); "
+                      f"{snap.actions_created} new actions", markup=False)
+    if result.outputs:
+        console.print(f"outputs: {Path(result.outputs[0]).parent}", markup=False)

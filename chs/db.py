@@ -1,0 +1,29 @@
+"""Opening the embedded DuckDB database with the settings every stage relies on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from chs.errors import InputMissingError, LockedError, OutputError
+
+
+def connect(database: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open `database`; a lock held by another process is exit 75, an unwritable path 73."""
+    if read_only and not database.exists():
+        raise InputMissingError(f"{database}: no history yet; run `chs score` first")
+    try:
+        if not read_only:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(database), read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise LockedError(f"{database}: in use by another chs run; retry later") from None
+        raise OutputError(f"{database}: cannot open ({text.splitlines()[0]})") from None
+    except OSError as exc:
+        raise OutputError(f"{database}: cannot open ({exc.strerror})") from None
+    # Windows and as_of are UTC days (DESIGN 2.1), whatever the machine's zone.
+    con.execute("SET TimeZone = 'UTC'")
+    return con

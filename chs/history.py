@@ -1,0 +1,102 @@
+"""Snapshot history in the configured DuckDB database (DESIGN 3).
+
+`scores` (one row per as_of x account, the columns of scores.parquet), `node_scores` (long:
+one row per as_of x account x node), `snapshot_nodes` (the tree as scored that day, for
+labels and windows), `runs`, and `actions` (state). Re-scoring an as_of replaces its
+snapshot inside one transaction.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from chs.sql import ident
+from chs.tree import TreeNode
+
+SCORE_COLUMNS = ["account_id", "account_name", "owner", "segment", "as_of", "score", "band",
+                 "previous_score", "delta", "delta_7d", "delta_30d", "coverage", "top_risks", "top_strengths"]
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id VARCHAR PRIMARY KEY, as_of DATE, started_at TIMESTAMP, finished_at TIMESTAMP,
+        tool_version VARCHAR, config_hash VARCHAR, config_path VARCHAR, status VARCHAR,
+        accounts BIGINT, manifest VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS scores (
+        account_id VARCHAR, account_name VARCHAR, owner VARCHAR, segment VARCHAR, as_of DATE,
+        score DOUBLE, band VARCHAR, previous_score DOUBLE, delta DOUBLE, delta_7d DOUBLE,
+        delta_30d DOUBLE, coverage DOUBLE, top_risks VARCHAR, top_strengths VARCHAR, run_id VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS node_scores (
+        as_of DATE, account_id VARCHAR, node VARCHAR, node_order INTEGER, kind VARCHAR,
+        variable VARCHAR, raw_value DOUBLE, raw_text VARCHAR, sub_score DOUBLE, weight DOUBLE,
+        effective_weight DOUBLE, contribution DOUBLE, missing BOOLEAN, imputed BOOLEAN)""",
+    """CREATE TABLE IF NOT EXISTS snapshot_nodes (
+        as_of DATE, node VARCHAR, node_order INTEGER, parent VARCHAR, label VARCHAR, kind VARCHAR,
+        variable VARCHAR, description VARCHAR, missing_policy VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS actions (
+        action_id BIGINT PRIMARY KEY, rule VARCHAR, account_id VARCHAR, account_name VARCHAR,
+        owner VARCHAR, channel VARCHAR, priority VARCHAR, created_as_of DATE, due_date DATE,
+        cooldown_until DATE, title VARCHAR, detail VARCHAR, reason VARCHAR, status VARCHAR,
+        note VARCHAR, closed_at TIMESTAMP, run_id VARCHAR, delivery_status VARCHAR,
+        delivery_attempts INTEGER DEFAULT 0, delivery_error VARCHAR)""",
+]
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection, nodes: list[TreeNode] | None = None) -> None:
+    """Create the history tables; add a `score_<path>` column for any new tree node."""
+    for ddl in SCHEMA:
+        con.execute(ddl)
+    for node in nodes or []:
+        if node.path:
+            column = "score_" + node.path.replace(".", "_")
+            con.execute(f"ALTER TABLE scores ADD COLUMN IF NOT EXISTS {ident(column)} DOUBLE")
+
+
+def out_scores_sql(nodes: list[TreeNode]) -> str:
+    """snap_scores + changes vs history + top drivers, in the column order of scores.parquet."""
+    score_cols = ", ".join("s." + ident("score_" + n.path.replace(".", "_")) for n in nodes if n.path)
+    return f"""
+WITH ref AS (
+  SELECT
+    (SELECT max(scores.as_of) FROM scores, __params AS p WHERE scores.as_of < p.as_of) AS prev_as_of,
+    (SELECT max(scores.as_of) FROM scores, __params AS p WHERE scores.as_of <= p.as_of - 7) AS as_of_7d,
+    (SELECT max(scores.as_of) FROM scores, __params AS p WHERE scores.as_of <= p.as_of - 30) AS as_of_30d
+),
+ranked AS (
+  SELECT account_id, node, contribution,
+    row_number() OVER (PARTITION BY account_id ORDER BY contribution, node_order) AS risk_rank,
+    row_number() OVER (PARTITION BY account_id ORDER BY contribution DESC, node_order) AS strength_rank
+  FROM snap_nodes WHERE kind = 'leaf' AND contribution <> 0
+),
+tops AS (
+  SELECT account_id,
+    string_agg(CASE WHEN risk_rank <= 3 AND contribution < 0
+      THEN node || ' (' || printf('%.1f', contribution) || ')' END, '; ' ORDER BY risk_rank) AS top_risks,
+    string_agg(CASE WHEN strength_rank <= 3 AND contribution > 0
+      THEN node || ' (+' || printf('%.1f', contribution) || ')' END, '; ' ORDER BY strength_rank) AS top_strengths
+  FROM ranked GROUP BY account_id
+)
+SELECT s.account_id, s.account_name, s.owner, s.segment, s.as_of, s.score, s.band,
+  prev.score AS previous_score, s.score - prev.score AS delta,
+  s.score - h7.score AS delta_7d, s.score - h30.score AS delta_30d,
+  s.coverage, t.top_risks, t.top_strengths{', ' + score_cols if score_cols else ''}
+FROM snap_scores AS s
+CROSS JOIN ref
+LEFT JOIN scores AS prev ON prev.as_of = ref.prev_as_of AND prev.account_id = s.account_id
+LEFT JOIN scores AS h7 ON h7.as_of = ref.as_of_7d AND h7.account_id = s.account_id
+LEFT JOIN scores AS h30 ON h30.as_of = ref.as_of_30d AND h30.account_id = s.account_id
+LEFT JOIN tops AS t ON t.account_id = s.account_id
+ORDER BY s.account_id"""
+
+
+def replace_snapshot(con: duckdb.DuckDBPyConnection, run_id: str, node_meta: list[tuple]) -> None:
+    """Replace this as_of's snapshot with out_scores/snap_nodes. Caller holds the transaction."""
+    for table in ("scores", "node_scores", "snapshot_nodes"):
+        con.execute(f"DELETE FROM {table} WHERE as_of = (SELECT as_of FROM __params)")
+    con.execute("INSERT INTO scores BY NAME SELECT *, $run_id AS run_id FROM out_scores", {"run_id": run_id})
+    con.execute("INSERT INTO node_scores BY NAME SELECT * FROM snap_nodes")
+    con.executemany(
+        "INSERT INTO snapshot_nodes SELECT (SELECT as_of FROM __params), ?, ?, ?, ?, ?, ?, ?, ?", node_meta)
+
+
+def snapshot_dates(con: duckdb.DuckDBPyConnection) -> list:
+    return [r[0] for r in con.execute("SELECT DISTINCT as_of FROM scores ORDER BY 1").fetchall()]

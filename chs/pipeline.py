@@ -1,0 +1,149 @@
+"""The scoring run: config -> sources -> plan -> snapshot -> outputs (DESIGN 5).
+
+`prepare` is shared by validate, compile and score. `score` runs one or several as_of
+dates (a backfill); each date is one snapshot stored in one transaction, and the exports of
+the last date are swapped into output_dir.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from chs import __version__
+from chs.actions_engine import evaluate_actions, write_action_outputs
+from chs.bind_check import check_variables, dry_run
+from chs.compiler import Plan, compile_plan, needed_sources
+from chs.config import LoadedConfig
+from chs.db import connect
+from chs.errors import ChsError
+from chs.history import ensure_schema, out_scores_sql, replace_snapshot
+from chs.lock import run_lock
+from chs.outputs import Staging
+from chs.snapshot_meta import node_metadata
+from chs.sources import SourceInfo, register_all
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Prepared:
+    """Registered sources and the compiled, bound plan on an open connection."""
+
+    con: duckdb.DuckDBPyConnection
+    sources: dict[str, SourceInfo]
+    plan: Plan
+
+
+@dataclass
+class SnapshotResult:
+    as_of: dt.date
+    run_id: str
+    accounts: int
+    bands: dict[str, int]
+    actions_created: int
+    seconds: float
+
+
+@dataclass
+class RunResult:
+    snapshots: list[SnapshotResult] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def set_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE __params AS SELECT CAST($as_of AS DATE) AS as_of", {"as_of": as_of})
+
+
+def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date | None = None) -> Prepared:
+    """Register sources, check columns and fragments, compile and bind the plan."""
+    set_as_of(con, as_of or dt.datetime.now(dt.UTC).date())
+    sources = register_all(con, loaded, needed_sources(loaded))
+    check_variables(con, loaded, sources)
+    plan = compile_plan(loaded, sources)
+    dry_run(con, loaded, plan)
+    return Prepared(con=con, sources=sources, plan=plan)
+
+
+def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Staging | None) -> SnapshotResult:
+    con, plan = prep.con, prep.plan
+    started = time.perf_counter()
+    started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    run_id = f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
+    set_as_of(con, as_of)
+    timings: dict[str, float] = {}
+    for step in plan.steps:
+        t0 = time.perf_counter()
+        con.execute(step.sql)
+        timings[step.table] = round(time.perf_counter() - t0, 4)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE out_scores AS {out_scores_sql(plan.nodes)}")
+    bands = dict(con.execute("SELECT band, count(*) FROM out_scores GROUP BY 1 ORDER BY 1").fetchall())
+    accounts = sum(bands.values())
+    con.execute("BEGIN TRANSACTION")
+    try:
+        replace_snapshot(con, run_id, node_metadata(loaded, plan.nodes))
+        created = evaluate_actions(con, loaded, plan, run_id, as_of)
+        manifest = {
+            "tool": "chs", "tool_version": __version__, "run_id": run_id, "as_of": as_of.isoformat(),
+            "config": str(loaded.path), "config_hash": loaded.digest, "status": "ok",
+            "started_at": started_at.isoformat() + "Z", "accounts": accounts, "bands": bands,
+            "actions_created": created,
+            "sources": {name: info.manifest() for name, info in prep.sources.items()},
+            "timings_seconds": {**timings, "total": round(time.perf_counter() - started, 4)},
+        }
+        con.execute(
+            "INSERT OR REPLACE INTO runs VALUES ($run_id, $as_of, $started, now()::TIMESTAMP, $version, "
+            "$hash, $config, 'ok', $accounts, $manifest)",
+            {"run_id": run_id, "as_of": as_of, "started": started_at, "version": __version__,
+             "hash": loaded.digest, "config": str(loaded.path), "accounts": accounts,
+             "manifest": json.dumps(manifest, default=str)})
+        if write is not None:
+            write.copy(con, "SELECT * FROM out_scores", "scores.parquet")
+            write.copy(con, "SELECT * FROM out_scores", "scores.csv")
+            write.copy(con, "SELECT account_id, node, variable, raw_value, sub_score, weight, effective_weight, "
+                            "contribution, missing FROM snap_nodes WHERE kind = 'leaf' "
+                            "ORDER BY account_id, node_order", "drivers.parquet")
+            write_action_outputs(con, write, run_id)
+            write.write_json("run.json", manifest)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return SnapshotResult(as_of=as_of, run_id=run_id, accounts=accounts, bands=bands,
+                          actions_created=created, seconds=round(time.perf_counter() - started, 3))
+
+
+def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None = None) -> RunResult:
+    """Score each date in order (each a snapshot); export the last one. Holds the run lock."""
+    if not dates:
+        raise ChsError("no dates to score")
+    result = RunResult()
+    with run_lock(loaded.database):
+        con = connect(loaded.database)
+        try:
+            prep = prepare(con, loaded, dates[0])
+            ensure_schema(con, prep.plan.nodes)
+            for i, as_of in enumerate(dates):
+                last = i == len(dates) - 1
+                staging = Staging(loaded.output_dir) if last else None
+                try:
+                    snap = _run_one(prep, loaded, as_of, staging)
+                    if staging is not None:
+                        result.outputs = [str(p) for p in staging.commit()]
+                finally:
+                    if staging is not None:
+                        staging.discard()
+                result.snapshots.append(snap)
+                if progress:
+                    progress(f"scored {as_of} ({snap.accounts} accounts, {snap.seconds:.2f}s)")
+        finally:
+            con.close()
+    return result

@@ -1,0 +1,111 @@
+"""The score tree compiled to set-based SQL over the `vars` table (DESIGN 2.3).
+
+Columns are named by node index i in tree order: __x_i scale input, __r_i sub-score before
+imputation (NULL = missing), __s_i sub-score, __w_i weight after segment overrides, __den_i
+Σ weights of a group's present children, __e_i effective weight, __f_i effective weight if
+nothing were missing (coverage), __c_i contribution. One CTE layer per tree depth keeps the
+SQL linear in the tree size.
+"""
+
+from __future__ import annotations
+
+from chs.config.models import Segment
+from chs.scales import input_sql, scale_sql
+from chs.sql import ident, node_column, number, string
+from chs.tree import TreeNode
+
+SEGMENT = "__segment"
+
+
+def _weight_sql(node: TreeNode, segments: dict[str, Segment]) -> str:
+    overrides = [(name, seg.weights[node.path]) for name, seg in segments.items() if node.path in seg.weights]
+    if not overrides:
+        return number(node.weight)
+    whens = " ".join(f"WHEN {string(name)} THEN {number(w)}" for name, w in overrides)
+    return f"CASE __rule {whens} ELSE {number(node.weight)} END"
+
+
+def _sum(terms: list[str]) -> str:
+    return " + ".join(terms) if terms else "0"
+
+
+def scoring_sql(nodes: list[TreeNode], bands: dict[str, float], segments: dict[str, Segment]) -> str:
+    """SELECT over `vars` producing every per-node column plus score, band and coverage."""
+    index = {n.path: i for i, n in enumerate(nodes)}
+    leaves = [(index[n.path], n) for n in nodes if n.is_leaf]
+    groups = [(index[n.path], n) for n in nodes if not n.is_leaf]
+    layers: list[tuple[str, list[str]]] = []
+
+    inputs = [f"{input_sql(n.scale, ident(n.variable))} AS __x_{i}" for i, n in leaves]  # type: ignore[arg-type]
+    weights = [f"{_weight_sql(n, segments)} AS __w_{i}" for i, n in enumerate(nodes) if n.path]
+    layers.append(("l_input", inputs + weights))
+    layers.append(("l_scale", [f"{scale_sql(n.scale, f'__x_{i}', SEGMENT)} AS __r_{i}"  # type: ignore[arg-type]
+                               for i, n in leaves]))
+    subs = []
+    for i, n in leaves:
+        imputed = n.missing if isinstance(n.missing, (int, float)) else None
+        subs.append(f"coalesce(__r_{i}, {number(imputed)}) AS __s_{i}" if imputed is not None
+                    else f"__r_{i} AS __s_{i}")
+    layers.append(("l_leaf", subs))
+
+    # Groups bottom-up: a group's score needs its children's scores from an earlier layer.
+    for depth in sorted({n.depth for _, n in groups}, reverse=True):
+        cols = []
+        for i, n in groups:
+            if n.depth != depth:
+                continue
+            kids = [index[c] for c in n.children]
+            present = {k: f"(__s_{k} IS NOT NULL AND __w_{k} > 0)" for k in kids}
+            den = _sum([f"CASE WHEN {present[k]} THEN __w_{k} ELSE 0 END" for k in kids])
+            num = _sum([f"CASE WHEN {present[k]} THEN __w_{k} * __s_{k} ELSE 0 END" for k in kids])
+            cols.append(f"({den}) AS __den_{i}")
+            cols.append(f"CASE WHEN ({den}) > 0 THEN ({num}) / ({den}) END AS __s_{i}")
+            cols.append(f"({_sum([f'__w_{k}' for k in kids])}) AS __fden_{i}")
+        layers.append((f"l_depth{depth}", cols))
+
+    eff = []
+    for i, n in enumerate(nodes):
+        ratios, full = ["CASE WHEN __s_0 IS NOT NULL THEN 1.0 ELSE 0.0 END"], ["1.0"]
+        path = n
+        while path.parent is not None:
+            k, p = index[path.path], index[path.parent]
+            ratios.append(f"CASE WHEN __s_{k} IS NOT NULL AND __w_{k} > 0 THEN __w_{k} / __den_{p} ELSE 0.0 END")
+            full.append(f"coalesce(__w_{k} / nullif(__fden_{p}, 0), 0.0)")
+            path = next(m for m in nodes if m.path == path.parent)
+        eff.append(f"({' * '.join(ratios)}) AS __e_{i}")
+        if n.is_leaf:
+            eff.append(f"({' * '.join(full)}) AS __f_{i}")
+    layers.append(("l_eff", eff))
+    layers.append(("l_contrib", [f"CASE WHEN __s_{i} IS NOT NULL THEN __e_{i} * (__s_{i} - 50) ELSE 0.0 END AS __c_{i}"
+                                 for i, _ in leaves]))
+
+    # score = 50 + Σ contributions by construction, so drivers always add up (clamped
+    # only against float dust beyond [0, 100]).
+    total = _sum([f"__c_{i}" for i, _ in leaves])
+    final = [
+        f"CASE WHEN __s_0 IS NOT NULL THEN greatest(0.0, least(100.0, 50 + ({total}))) END AS score",
+        f"({_sum([f'CASE WHEN __r_{i} IS NOT NULL THEN __f_{i} ELSE 0 END' for i, _ in leaves])}) AS coverage",
+    ]
+    layers.append(("l_score", final))
+    whens = " ".join(f"WHEN score >= {number(m)} THEN {string(b)}"
+                     for b, m in sorted(bands.items(), key=lambda kv: -kv[1]))
+    layers.append(("l_band", [f"CASE WHEN score IS NULL THEN 'unknown' {whens} ELSE 'unknown' END AS band"]))
+
+    ctes, prev = [], "vars"
+    for name, cols in layers:
+        ctes.append(f"{name} AS (\n  SELECT {prev}.*,\n    " + ",\n    ".join(cols) + f"\n  FROM {prev}\n)")
+        prev = name
+    return "WITH " + ",\n".join(ctes) + f"\nSELECT * FROM {prev}"
+
+
+def group_contribution(nodes: list[TreeNode], i: int) -> str:
+    """A group's contribution: the sum of its leaves' contributions."""
+    index = {n.path: k for k, n in enumerate(nodes)}
+    prefix = nodes[i].path
+    leaves = [index[n.path] for n in nodes if n.is_leaf and (not prefix or n.path.startswith(prefix + "."))]
+    return _sum([f"__c_{k}" for k in leaves])
+
+
+def node_score_column(nodes: list[TreeNode], i: int) -> tuple[str, str]:
+    """(SQL, output name) of a node's `score_<path>` column."""
+    return f"__s_{i}", node_column(nodes[i].path)
