@@ -89,7 +89,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> LoadedConfig:
         raise ConfigError([f"{shown}:{line}: YAML syntax error: {getattr(exc, 'problem', exc)}"]) from None
     if not isinstance(located.data, dict):
         raise ConfigError([f"{shown}:1: the config must be a mapping of keys (version, sources, ...)"])
-    problems = [_format(shown, located, p, "duplicate key") for p, _ in located.duplicates]
+    problems = [f"{shown}:{line}: {'.'.join(map(str, p))}: duplicate key" for p, line in located.duplicates]
     try:
         config = Config.model_validate(located.data)
     except ValidationError as exc:

@@ -1,0 +1,103 @@
+"""The CLI contract: exit codes, stdout vs stderr (DESIGN 4)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.engine.conftest import run_chs
+
+
+def test_ok_results_on_stdout(project: Path) -> None:
+    res = run_chs("--config", str(project), "score", "--as-of", "2026-11-20")
+    assert res.returncode == 0
+    assert "3 accounts scored" in res.stdout
+    assert "error" not in res.stderr
+    run = json.loads((project.parent / "out" / "run.json").read_text())
+    assert run["as_of"] == "2026-11-20" and run["accounts"] == 3 and run["status"] == "ok"
+
+
+def test_version_and_env_config(project: Path) -> None:
+    assert run_chs("--version").stdout.startswith("chs ")
+    res = run_chs("validate", env={"CHS_CONFIG": str(project)})
+    assert res.returncode == 0 and "ok" in res.stdout
+
+
+def test_usage_error_is_2(project: Path) -> None:
+    res = run_chs("--config", str(project), "score", "--as-of", "20-11-2026")
+    assert res.returncode == 2
+    assert res.stdout == ""
+    assert "not a date" in res.stderr
+
+
+def test_config_error_is_78(project: Path) -> None:
+    text = project.read_text().replace("name: tiny", "name: tiny\ncolour: red")
+    project.write_text(text)
+    res = run_chs("--config", str(project), "score")
+    assert res.returncode == 78
+    assert "chs.yaml:3: colour: unknown key" in res.stderr
+    assert res.stdout == ""
+
+
+def test_missing_file_is_66(project: Path) -> None:
+    (project.parent / "data" / "usage.csv").unlink()
+    res = run_chs("--config", str(project), "score")
+    assert res.returncode == 66
+    assert "data/usage.csv: no such file" in res.stderr
+    assert run_chs("--config", str(project.parent / "nope.yaml"), "validate").returncode == 66
+
+
+def test_missing_column_is_65(project: Path) -> None:
+    cfg = yaml.safe_load(project.read_text())
+    cfg["sources"]["usage"]["account"] = "org_id"
+    project.write_text(yaml.safe_dump(cfg))
+    res = run_chs("--config", str(project), "validate")
+    assert res.returncode == 65
+    assert "data/usage.csv: column 'org_id' not found" in res.stderr
+    assert "columns: account_id, ts" in res.stderr
+
+
+def test_unbindable_fragment_is_78_with_line(project: Path) -> None:
+    cfg = yaml.safe_load(project.read_text())
+    cfg["variables"]["logins"] = {"source": "usage", "agg": "count", "where": "event_type = 'login'"}
+    project.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = run_chs("--config", str(project), "validate")
+    assert res.returncode == 78
+    line = next(i for i, t in enumerate(project.read_text().splitlines(), 1) if "where:" in t)
+    assert f"chs.yaml:{line}: variables.logins.where:" in res.stderr
+    assert "event_type" in res.stderr
+
+
+def test_unwritable_output_is_73(project: Path) -> None:
+    cfg = yaml.safe_load(project.read_text())
+    (project.parent / "blocker").write_text("a file, not a folder")
+    cfg["storage"] = {"database": "chs.duckdb", "output_dir": "blocker/out"}
+    project.write_text(yaml.safe_dump(cfg))
+    res = run_chs("--config", str(project), "score")
+    assert res.returncode == 73, res.stderr
+    assert "blocker/out" in res.stderr
+
+
+def test_locked_is_75(project: Path) -> None:
+    lock = project.parent / "chs.duckdb.lock"
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        res = run_chs("--config", str(project), "score")
+    assert res.returncode == 75
+    assert "another chs run holds the lock" in res.stderr
+
+
+def test_compile_prints_one_query_per_source(project: Path) -> None:
+    res = run_chs("--config", str(project), "compile")
+    assert res.returncode == 0
+    assert res.stdout.count('CREATE OR REPLACE TEMP TABLE "agg_usage"') == 1
+    assert 's.__date > p.as_of - 30' in res.stdout
+
+
+def test_backfill_creates_a_snapshot_per_date(project: Path) -> None:
+    res = run_chs("--config", str(project), "score", "--from", "2026-11-06", "--to", "2026-11-20", "--every", "1w")
+    assert res.returncode == 0, res.stderr
+    assert [line.split(":")[0] for line in res.stdout.splitlines()[:3]] == ["2026-11-06", "2026-11-13", "2026-11-20"]
