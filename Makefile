@@ -20,3 +20,6 @@ lint: install
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache
+
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)

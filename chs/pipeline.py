@@ -13,8 +13,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
 import duckdb
 
 from chs import __version__
@@ -56,7 +54,7 @@ class SnapshotResult:
 class RunResult:
     snapshots: list[SnapshotResult] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
-    manifest: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, SourceInfo] = field(default_factory=dict)
 
 
 def set_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
@@ -130,6 +128,7 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
         con = connect(loaded.database)
         try:
             prep = prepare(con, loaded, dates[0])
+            result.sources = prep.sources
             ensure_schema(con, prep.plan.nodes)
             for i, as_of in enumerate(dates):
                 last = i == len(dates) - 1

@@ -93,6 +93,10 @@ def score_cmd(
     loaded = common.load()
     progress = log if (common.show_progress() or common.OPTIONS.verbose or len(dates) > 1) else None
     result = score(loaded, dates, progress=progress)
+    for name, info in result.sources.items():
+        if info.rejected:
+            log(f"warning: source {name}: {info.rejected} rows could not be read and were left out "
+                f"({'; '.join(info.reject_samples)})")
     console = out()
     for snap in result.snapshots:
         bands = ", ".join(f"{b} {n}" for b, n in sorted(snap.bands.items()))
