@@ -68,7 +68,8 @@ def input_sql(scale: Scale, raw: str) -> str:
     """What the scale reads: text for `map`, else the (transformed) number. Materialised once."""
     if scale.kind == "map":
         # Numbers stored as DOUBLE print as `3.0`; compare them as the integer text a user wrote.
-        return f"regexp_replace(CAST({raw} AS VARCHAR), '\\.0$', '')"
+        return (f"CASE WHEN typeof({raw}) IN ('DOUBLE', 'FLOAT') OR typeof({raw}) LIKE 'DECIMAL%' "
+                f"THEN regexp_replace(CAST({raw} AS VARCHAR), '\\.0+$', '') ELSE CAST({raw} AS VARCHAR) END")
     x = numeric(raw)
     return x if scale.kind == "percentile" else _transformed(scale, x)
 
