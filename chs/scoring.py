@@ -59,7 +59,12 @@ def scoring_sql(nodes: list[TreeNode], bands: dict[str, float], segments: dict[s
             den = _sum([f"CASE WHEN {present[k]} THEN __w_{k} ELSE 0 END" for k in kids])
             num = _sum([f"CASE WHEN {present[k]} THEN __w_{k} * __s_{k} ELSE 0 END" for k in kids])
             cols.append(f"({den}) AS __den_{i}")
-            cols.append(f"CASE WHEN ({den}) > 0 THEN ({num}) / ({den}) END AS __s_{i}")
+            has_data = "TRUE"
+            if i == 0:
+                # An account with no real value in any leaf gets no score, even where leaves
+                # impute one: imputation fills gaps, it does not invent a whole score.
+                has_data = " OR ".join(f"__r_{k} IS NOT NULL" for k, _ in leaves)
+            cols.append(f"CASE WHEN ({den}) > 0 AND ({has_data}) THEN ({num}) / ({den}) END AS __s_{i}")
             cols.append(f"({_sum([f'__w_{k}' for k in kids])}) AS __fden_{i}")
         layers.append((f"l_depth{depth}", cols))
 

@@ -96,3 +96,20 @@ def test_rescoring_keeps_one_snapshot_and_deltas(project: Path) -> None:
     assert s["A1"]["delta"] == pytest.approx(200 / 3 - 50)
     assert s["A1"]["delta_7d"] == pytest.approx(200 / 3 - 50)
     assert s["A1"]["delta_30d"] is None
+
+
+def test_imputation_alone_gives_no_score(tmp_path: Path) -> None:
+    # DESIGN 2.3: an imputed leaf is still *missing*; with every leaf missing the score is NULL.
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["variables"]["avg_x"] = {"source": "usage", "agg": "avg", "expr": "1", "window": "7d"}
+    cfg["score"]["tree"] = {
+        "a": {"variable": "avg_x", "scale": {"thresholds": [[0, 0], [1, 100]]}},
+        "b": {"variable": "avg_x", "scale": {"thresholds": [[0, 0], [1, 100]]}, "missing": 40},
+    }
+    path = write_project(tmp_path, cfg, dict(BASE_FILES))
+    assert run_chs("--config", str(path), "score", "--as-of", "2026-11-20").returncode == 0
+    s = scores(path)
+    assert s["A1"]["score"] == pytest.approx(100.0)  # both leaves have the value 1 -> 100
+    assert s["A2"]["score"] is None and s["A2"]["band"] == "unknown"
+    drivers = pl.read_parquet(path.parent / "out" / "drivers.parquet").filter(pl.col("account_id") == "A2")
+    assert drivers["contribution"].to_list() == [0.0, 0.0]
