@@ -37,7 +37,10 @@ SCHEMA = [
         owner VARCHAR, channel VARCHAR, priority VARCHAR, created_as_of DATE, due_date DATE,
         cooldown_until DATE, title VARCHAR, detail VARCHAR, reason VARCHAR, status VARCHAR,
         note VARCHAR, closed_at TIMESTAMP, run_id VARCHAR, delivery_status VARCHAR,
-        delivery_attempts INTEGER DEFAULT 0, delivery_error VARCHAR)""",
+        delivery_attempts INTEGER DEFAULT 0, delivery_error VARCHAR, created_at TIMESTAMP,
+        delivered_at TIMESTAMP)""",
+    # High-water mark of action ids: an id deleted by a re-score is never handed out again.
+    "CREATE TABLE IF NOT EXISTS action_ids (last_id BIGINT)",
 ]
 
 
@@ -93,7 +96,8 @@ def replace_snapshot(con: duckdb.DuckDBPyConnection, run_id: str, node_meta: lis
     for table in ("scores", "node_scores", "snapshot_nodes"):
         con.execute(f"DELETE FROM {table} WHERE as_of = (SELECT as_of FROM __params)")
     con.execute("INSERT INTO scores BY NAME SELECT *, $run_id AS run_id FROM out_scores", {"run_id": run_id})
-    con.execute("INSERT INTO node_scores BY NAME SELECT * FROM snap_nodes")
+    # Stored in account order so that explain's lookup of one account reads few row groups.
+    con.execute("INSERT INTO node_scores BY NAME SELECT * FROM snap_nodes ORDER BY account_id, node_order")
     con.executemany(
         "INSERT INTO snapshot_nodes SELECT (SELECT as_of FROM __params), ?, ?, ?, ?, ?, ?, ?, ?", node_meta)
 
