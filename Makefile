@@ -15,6 +15,19 @@ $(VENV)/.installed: pyproject.toml
 test: install
 	$(VENV)/bin/pytest -n 2
 
+# The main job on the embedded example: generate a company, backfill 9 weekly snapshots,
+# explain the reddest account, write the weekly report.
+DEMO_FROM ?= 2026-09-25
+DEMO_TO ?= 2026-11-20
+demo: install
+	rm -rf demo
+	$(CHS) init --example demo
+	cd demo && ../$(CHS) score --from $(DEMO_FROM) --to $(DEMO_TO) --every 7d
+	cd demo && ../$(CHS) explain "$$(../$(PY) -c "import polars as pl; print(pl.read_parquet('out/scores.parquet').drop_nulls('score').sort('score')['account_id'][0])")"
+	cd demo && ../$(CHS) actions --status open | head -n 15
+	cd demo && ../$(CHS) report
+	@echo "outputs: demo/out (scores, drivers, actions, run.json) and demo/out/report.html"
+
 lint: install
 	$(VENV)/bin/ruff check chs tests
 

@@ -24,6 +24,17 @@ def connect(database: Path, read_only: bool = False) -> duckdb.DuckDBPyConnectio
         raise OutputError(f"{database}: cannot open ({text.splitlines()[0]})") from None
     except OSError as exc:
         raise OutputError(f"{database}: cannot open ({exc.strerror})") from None
-    # Windows and as_of are UTC days (DESIGN 2.1), whatever the machine's zone.
-    con.execute("SET TimeZone = 'UTC'")
+    configure(con)
     return con
+
+
+def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """UTC days for windows and as_of (DESIGN 2.1); no progress bar on stdout."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def memory() -> duckdb.DuckDBPyConnection:
+    """An in-memory connection (validate, compile) with the same settings."""
+    return configure(duckdb.connect())

@@ -13,10 +13,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
 import duckdb
 
 from chs import __version__
-from chs.actions_engine import evaluate_actions, write_action_outputs
+from chs.actions_engine import check_actions, deliver_pending, evaluate_actions, write_action_outputs
 from chs.bind_check import check_variables, dry_run
 from chs.compiler import Plan, compile_plan, needed_sources
 from chs.config import LoadedConfig
@@ -55,6 +57,7 @@ class RunResult:
     snapshots: list[SnapshotResult] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     sources: dict[str, SourceInfo] = field(default_factory=dict)
+    delivery: dict[str, Any] = field(default_factory=dict)
 
 
 def set_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
@@ -68,6 +71,7 @@ def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date
     check_variables(con, loaded, sources)
     plan = compile_plan(loaded, sources)
     dry_run(con, loaded, plan)
+    check_actions(con, loaded, plan)
     return Prepared(con=con, sources=sources, plan=plan)
 
 
@@ -143,6 +147,10 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
                 result.snapshots.append(snap)
                 if progress:
                     progress(f"scored {as_of} ({snap.accounts} accounts, {snap.seconds:.2f}s)")
+            # Delivery runs after every snapshot committed: a slow or failing webhook never
+            # blocks or undoes scoring; what failed is retried on the next run.
+            if loaded.config.delivery is not None:
+                result.delivery = deliver_pending(con, loaded)
         finally:
             con.close()
     return result

@@ -8,6 +8,9 @@ import typer
 
 from chs import __version__
 from chs.cli import common
+from chs.cli.actions_cmd import actions_cmd
+from chs.cli.explain_cmd import explain_cmd
+from chs.cli.report_cmd import report_cmd
 from chs.cli.score_cmds import compile_cmd, init_cmd, score_cmd, validate_cmd
 
 app = typer.Typer(
@@ -42,6 +45,9 @@ app.command("init")(init_cmd)
 app.command("validate")(validate_cmd)
 app.command("compile")(compile_cmd)
 app.command("score")(score_cmd)
+app.command("actions")(actions_cmd)
+app.command("report")(report_cmd)
+app.command("explain")(explain_cmd)
 
 
 def run() -> None:

@@ -34,11 +34,10 @@ def init_cmd(
 @handle_errors
 def validate_cmd() -> None:
     """Check the config and the sources (files, columns, fragments); all problems at once."""
-    import duckdb
-
+    from chs.db import memory
     from chs.pipeline import prepare
     loaded = common.load()
-    prep = prepare(duckdb.connect(), loaded)
+    prep = prepare(memory(), loaded)
     console = out()
     console.print(f"{loaded.path}: ok ({len(loaded.config.variables)} variables, "
                   f"{sum(1 for n in prep.plan.nodes if n.is_leaf)} leaves)", markup=False)
@@ -52,10 +51,9 @@ def validate_cmd() -> None:
 @handle_errors
 def compile_cmd() -> None:
     """Print the SQL the config compiles to."""
-    import duckdb
-
+    from chs.db import memory
     from chs.pipeline import prepare
-    prep = prepare(duckdb.connect(), common.load())
+    prep = prepare(memory(), common.load())
     typer.echo(prep.plan.render())
 
 
@@ -102,5 +100,12 @@ def score_cmd(
         bands = ", ".join(f"{b} {n}" for b, n in sorted(snap.bands.items()))
         console.print(f"{snap.as_of}: {snap.accounts} accounts scored ({bands}); "
                       f"{snap.actions_created} new actions", markup=False)
+    if result.delivery:
+        d = result.delivery
+        if d.get("failed") or d.get("deferred"):
+            log(f"warning: webhook: {d.get('failed', 0)} failed, {d.get('deferred', 0)} deferred "
+                f"(retried next run): {'; '.join(d.get('errors', []))}")
+        else:
+            log(f"webhook: {d.get('delivered', 0)} actions delivered")
     if result.outputs:
         console.print(f"outputs: {Path(result.outputs[0]).parent}", markup=False)

@@ -13,7 +13,6 @@ import duckdb
 import jinja2.sandbox
 
 from chs.config.models import Config
-from chs.tree import flatten
 
 Problem = tuple[tuple[Any, ...], str]
 
@@ -94,6 +93,8 @@ def _dependency_checks(cfg: Config) -> list[Problem]:
 
 
 def _tree_checks(cfg: Config) -> list[Problem]:
+    from chs.tree import flatten  # chs.tree imports the config models: import late, no cycle
+
     out: list[Problem] = []
     nodes = flatten(cfg.score.tree, cfg.score.missing)
     known = set(cfg.variables) | ({"tenure_days"} if cfg.accounts.start else set())

@@ -94,7 +94,7 @@ class Variable(Strict):
     _window = field_validator("window")(_duration)
 
     @model_validator(mode="after")
-    def _shape(self) -> "Variable":
+    def _shape(self) -> Variable:
         if self.column is not None and self.expr is not None:
             raise ValueError("give either column or expr, not both")
         if self.agg is None:
@@ -164,7 +164,7 @@ class Scale(Strict):
         return value
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Scale":
+    def _one_kind(self) -> Scale:
         kinds = [k for k in ("thresholds", "steps", "percentile", "map") if getattr(self, k) is not None]
         if len(kinds) != 1:
             raise ValueError("give exactly one of thresholds, steps, percentile, map")
@@ -191,7 +191,7 @@ class Node(Strict):
 
     label: str | None = None
     weight: float = Field(default=1.0, ge=0)
-    children: dict[str, "Node"] | None = None
+    children: dict[str, Node] | None = None
     variable: str | None = None
     scale: Scale | None = None
     missing: Missing | None = None
@@ -199,7 +199,7 @@ class Node(Strict):
     _missing = field_validator("missing")(_missing)
 
     @model_validator(mode="after")
-    def _kind(self) -> "Node":
+    def _kind(self) -> Node:
         if self.children is not None:
             if self.variable is not None or self.scale is not None or self.missing is not None:
                 raise ValueError("a group (children) cannot have variable, scale or missing")
