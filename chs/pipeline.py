@@ -29,6 +29,7 @@ from chs.lock import run_lock
 from chs.outputs import Staging
 from chs.snapshot_meta import node_metadata
 from chs.sources import SourceInfo, register_all
+from chs.sql import ident, string
 
 Progress = Callable[[str], None]
 
@@ -75,6 +76,24 @@ def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date
     return Prepared(con=con, sources=sources, plan=plan)
 
 
+def _source_manifest(prep: Prepared) -> dict[str, Any]:
+    """Per source: files, rows, rejects, and the newest row this as_of could see (no look-ahead)."""
+    timed = [n for n, info in prep.sources.items() if info.has_time]
+    visible: dict[str, str | None] = {}
+    if timed:
+        sql = " UNION ALL ".join(
+            f"SELECT {string(n)}, CAST(max(s.__ts) AS VARCHAR) FROM {ident(prep.sources[n].relation)} AS s, "
+            f"__params AS p WHERE s.__date <= p.as_of" for n in timed)
+        visible = dict(prep.con.execute(sql).fetchall())
+    out = {}
+    for name, info in prep.sources.items():
+        entry = info.manifest()
+        entry["newest_in_export"] = entry.pop("newest")
+        entry["newest"] = visible.get(name)
+        out[name] = entry
+    return out
+
+
 def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Staging | None) -> SnapshotResult:
     con, plan = prep.con, prep.plan
     started = time.perf_counter()
@@ -98,7 +117,7 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
             "config": str(loaded.path), "config_hash": loaded.digest, "status": "ok",
             "started_at": started_at.isoformat() + "Z", "accounts": accounts, "bands": bands,
             "actions_created": created,
-            "sources": {name: info.manifest() for name, info in prep.sources.items()},
+            "sources": _source_manifest(prep),
             "timings_seconds": {**timings, "total": round(time.perf_counter() - started, 4)},
         }
         con.execute(

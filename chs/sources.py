@@ -35,6 +35,7 @@ class SourceInfo:
     rejected: int = 0
     reject_samples: list[str] = field(default_factory=list)
     newest: str | None = None
+    has_time: bool = False
 
     def manifest(self) -> dict[str, Any]:
         return {"files": self.files, "rows": self.rows, "rejected": self.rejected,
@@ -165,6 +166,7 @@ def register_source(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: 
     con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(info.relation)} AS "
                 f"SELECT *{rename_sql}{select_extra} FROM {ident(raw)}")
     info.columns = renamed
+    info.has_time = src.time is not None
     stats = "count(*)" + (", CAST(max(__ts) AS VARCHAR), count(*) FILTER (WHERE __ts IS NULL AND "
                           f"{ident(src.time)} IS NOT NULL)" if src.time else "")
     row = con.execute(f"SELECT {stats} FROM {ident(info.relation)}").fetchall()[0]

@@ -10,9 +10,12 @@ fires is deleted. Ids come from a high-water mark, so a deleted id is never reus
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
+
+if TYPE_CHECKING:
+    import polars as pl
 
 from chs.actions.reason import build_leaf_labels, reasons_sql
 from chs.actions.rules import build_action_input, check_rules, hits_sql, rules_rows
@@ -112,6 +115,7 @@ def _hits(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, plan: Plan) -> N
 
 def _render(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig) -> pl.DataFrame:
     """Title and detail of every action of this snapshot, rendered from its account's row."""
+    import polars as pl  # only when there are actions to render: keeps `chs` start-up fast
     cur = con.execute("SELECT * FROM action_input WHERE account_id IN (SELECT account_id FROM __action_new)")
     names = [d[0] for d in cur.description]
     rows = {r[0]: dict(zip(names, r)) for r in cur.fetchall()}
