@@ -98,8 +98,37 @@ def replace_snapshot(con: duckdb.DuckDBPyConnection, run_id: str, node_meta: lis
     con.execute("INSERT INTO scores BY NAME SELECT *, $run_id AS run_id FROM out_scores", {"run_id": run_id})
     # Stored in account order so that explain's lookup of one account reads few row groups.
     con.execute("INSERT INTO node_scores BY NAME SELECT * FROM snap_nodes ORDER BY account_id, node_order")
+    refresh_later_deltas(con)
     con.executemany(
         "INSERT INTO snapshot_nodes SELECT (SELECT as_of FROM __params), ?, ?, ?, ?, ?, ?, ?, ?", node_meta)
+
+
+REFRESH_LATER_SQL = """
+CREATE OR REPLACE TEMP TABLE __later_deltas AS
+WITH later AS (SELECT DISTINCT as_of FROM scores WHERE as_of > (SELECT as_of FROM __params)),
+refs AS (
+  SELECT l.as_of,
+    (SELECT max(s.as_of) FROM scores AS s WHERE s.as_of < l.as_of) AS prev_as_of,
+    (SELECT max(s.as_of) FROM scores AS s WHERE s.as_of <= l.as_of - 7) AS as_of_7d,
+    (SELECT max(s.as_of) FROM scores AS s WHERE s.as_of <= l.as_of - 30) AS as_of_30d
+  FROM later AS l
+)
+SELECT c.as_of, c.account_id, p.score AS previous_score, c.score - p.score AS delta,
+  c.score - h7.score AS delta_7d, c.score - h30.score AS delta_30d
+FROM scores AS c JOIN refs AS r ON r.as_of = c.as_of
+LEFT JOIN scores AS p ON p.as_of = r.prev_as_of AND p.account_id = c.account_id
+LEFT JOIN scores AS h7 ON h7.as_of = r.as_of_7d AND h7.account_id = c.account_id
+LEFT JOIN scores AS h30 ON h30.as_of = r.as_of_30d AND h30.account_id = c.account_id
+"""
+
+
+def refresh_later_deltas(con: duckdb.DuckDBPyConnection) -> None:
+    """Re-scoring or back-filling an earlier date changes what later snapshots compare with:
+    recompute their previous_score and deltas so the stored history stays consistent."""
+    con.execute(REFRESH_LATER_SQL)
+    con.execute("""UPDATE scores SET previous_score = n.previous_score, delta = n.delta,
+        delta_7d = n.delta_7d, delta_30d = n.delta_30d
+        FROM __later_deltas AS n WHERE scores.as_of = n.as_of AND scores.account_id = n.account_id""")
 
 
 def snapshot_dates(con: duckdb.DuckDBPyConnection) -> list:

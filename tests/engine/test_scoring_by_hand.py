@@ -113,3 +113,16 @@ def test_imputation_alone_gives_no_score(tmp_path: Path) -> None:
     assert s["A2"]["score"] is None and s["A2"]["band"] == "unknown"
     drivers = pl.read_parquet(path.parent / "out" / "drivers.parquet").filter(pl.col("account_id") == "A2")
     assert drivers["contribution"].to_list() == [0.0, 0.0]
+
+
+def test_scoring_an_earlier_date_refreshes_later_deltas(project: Path) -> None:
+    for day in ("2026-11-20", "2026-11-13"):  # out of order: 11-20 first had no previous
+        assert run_chs("--config", str(project), "score", "--as-of", day).returncode == 0
+    con = duckdb.connect(str(project.parent / "chs.duckdb"), read_only=True)
+    rows = con.execute("SELECT previous_score, delta, delta_7d FROM scores "
+                       "WHERE as_of = DATE '2026-11-20' AND account_id = 'A1'").fetchall()
+    con.close()
+    # A1: 50 on 11-13 (see test_rescoring_keeps_one_snapshot_and_deltas), 66.67 on 11-20
+    assert rows[0][0] == pytest.approx(50.0)
+    assert rows[0][1] == pytest.approx(200 / 3 - 50)
+    assert rows[0][2] == pytest.approx(200 / 3 - 50)
