@@ -101,3 +101,14 @@ def test_backfill_creates_a_snapshot_per_date(project: Path) -> None:
     res = run_chs("--config", str(project), "score", "--from", "2026-11-06", "--to", "2026-11-20", "--every", "1w")
     assert res.returncode == 0, res.stderr
     assert [line.split(":")[0] for line in res.stdout.splitlines()[:3]] == ["2026-11-06", "2026-11-13", "2026-11-20"]
+
+
+def test_every_command_has_help_and_is_documented() -> None:
+    from chs.cli.main import app
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    names = [c.name for c in app.registered_commands]
+    assert set(names) >= {"init", "validate", "compile", "score", "explain", "report", "actions"}
+    for name in names:
+        res = run_chs(name, "--help")
+        assert res.returncode == 0 and "Usage" in res.stdout, name
+        assert f"chs {name}" in readme, f"README does not document `chs {name}`"
