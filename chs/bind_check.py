@@ -20,6 +20,15 @@ from chs.sql import ident
 _MISSING_COL = re.compile(r'[Cc]olumn "?([^"\s]+)"? (?:not found|does not exist)|column with name "?([^"\s]+)"? does not exist')
 
 
+NUMERIC_AGGS = {"sum", "avg", "median", "nps"}
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN")
+
+
+def _is_numeric(col_type: str) -> bool:
+    return col_type.startswith(_NUMERIC_TYPES)
+
+
 def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0].removeprefix("Binder Error: ")
 
@@ -37,6 +46,13 @@ def check_variables(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, source
         if var.column is not None and var.column not in info.columns:
             data_problems.append(f"{src.path}: column '{var.column}' not found (variable '{name}'; "
                                  f"columns: {', '.join(info.columns)})")
+            continue
+        numeric = var.agg in NUMERIC_AGGS or (var.agg == "pct_change" and var.of == "sum")
+        col_type = info.columns.get(var.column or "", "")
+        if numeric and var.column is not None and not _is_numeric(col_type):
+            data_problems.append(
+                f"{src.path}: column '{var.column}' is {col_type}, but variable '{name}' (agg: {var.agg}) "
+                f"needs numbers (for a CSV check `csv: {{decimal: ..., thousands: ...}}`)")
             continue
         for key in ("expr", "where"):
             fragment = getattr(var, key)

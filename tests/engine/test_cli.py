@@ -112,3 +112,14 @@ def test_every_command_has_help_and_is_documented() -> None:
         res = run_chs(name, "--help")
         assert res.returncode == 0 and "Usage" in res.stdout, name
         assert f"chs {name}" in readme, f"README does not document `chs {name}`"
+
+
+def test_text_column_summed_is_65_naming_file_and_type(project: Path) -> None:
+    cfg = yaml.safe_load(project.read_text())
+    cfg["variables"]["named"] = {"source": "accounts", "column": "name"}
+    cfg["sources"]["usage"]["path"] = "data/usage.csv"
+    cfg["variables"]["amount"] = {"source": "usage", "agg": "sum", "column": "account_id"}
+    project.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    res = run_chs("--config", str(project), "validate")
+    assert res.returncode == 65
+    assert "data/usage.csv: column 'account_id' is VARCHAR, but variable 'amount' (agg: sum) needs numbers" in res.stderr
