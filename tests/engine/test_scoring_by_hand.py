@@ -126,3 +126,20 @@ def test_scoring_an_earlier_date_refreshes_later_deltas(project: Path) -> None:
     assert rows[0][0] == pytest.approx(50.0)
     assert rows[0][1] == pytest.approx(200 / 3 - 50)
     assert rows[0][2] == pytest.approx(200 / 3 - 50)
+
+
+@pytest.mark.parametrize(("zone", "stamp", "visible"), [
+    ("Europe/Berlin", "2026-11-21 00:30:00", True),       # = 2026-11-20 23:30 UTC: on D
+    ("America/New_York", "2026-11-20 23:30:00", False),   # = 2026-11-21 04:30 UTC: after D
+    ("America/New_York", "2026-10-21 22:00:00", True),    # = 2026-10-22 02:00 UTC: D-29, in the window
+])
+def test_source_timezone_converts_naive_timestamps_to_utc(tmp_path: Path, zone: str, stamp: str,
+                                                          visible: bool) -> None:
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["sources"]["usage"]["timezone"] = zone
+    files = dict(BASE_FILES, **{"data/usage.csv": f"account_id,ts\nA3,{stamp}\n"})
+    path = write_project(tmp_path, cfg, files)
+    assert run_chs("--config", str(path), "score", "--as-of", "2026-11-20").returncode == 0
+    drivers = pl.read_parquet(path.parent / "out" / "drivers.parquet")
+    raw = drivers.filter((pl.col("account_id") == "A3") & (pl.col("node") == "usage"))["raw_value"][0]
+    assert raw == (1 if visible else 0)
