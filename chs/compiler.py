@@ -13,7 +13,7 @@ from chs.config import LoadedConfig
 from chs.config.checks import referenced_names
 from chs.scoring import group_contribution, scoring_sql
 from chs.sources import SourceInfo, relation_name
-from chs.sql import ident, string
+from chs.sql import ident, node_column, string
 from chs.tree import TreeNode, flatten
 
 
@@ -112,7 +112,7 @@ def _variables_step(loaded: LoadedConfig, acc_columns: dict[str, str], agg_table
 
 def _snapshot_steps(loaded: LoadedConfig, nodes: list[TreeNode]) -> list[Step]:
     """The per-account row (scores) and the long per-node rows (node_scores) of a snapshot."""
-    score_cols = ", ".join(f"__s_{i} AS {ident('score_' + n.path.replace('.', '_'))}"
+    score_cols = ", ".join(f"__s_{i} AS {ident(node_column(n.path))}"
                            for i, n in enumerate(nodes) if n.path)
     scores = (f"SELECT __account AS account_id, __name AS account_name, __owner AS owner, "
               f"__segment AS segment, p.as_of, score, band, coverage, {score_cols}\n"

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import duckdb
 
-from chs.sql import ident
+from chs.sql import ident, node_column
 from chs.tree import TreeNode
-
-SCORE_COLUMNS = ["account_id", "account_name", "owner", "segment", "as_of", "score", "band",
-                 "previous_score", "delta", "delta_7d", "delta_30d", "coverage", "top_risks", "top_strengths"]
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS runs (
@@ -50,20 +47,29 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, nodes: list[TreeNode] | None =
         con.execute(ddl)
     for node in nodes or []:
         if node.path:
-            column = "score_" + node.path.replace(".", "_")
-            con.execute(f"ALTER TABLE scores ADD COLUMN IF NOT EXISTS {ident(column)} DOUBLE")
+            con.execute(f"ALTER TABLE scores ADD COLUMN IF NOT EXISTS {ident(node_column(node.path))} DOUBLE")
+
+
+def _reference_dates(as_of: str) -> str:
+    """The snapshots a change is measured against (DESIGN 2.3), relative to the SQL date `as_of`."""
+    return (f"(SELECT max(h.as_of) FROM scores AS h WHERE h.as_of < {as_of}) AS prev_as_of, "
+            f"(SELECT max(h.as_of) FROM scores AS h WHERE h.as_of <= {as_of} - 7) AS as_of_7d, "
+            f"(SELECT max(h.as_of) FROM scores AS h WHERE h.as_of <= {as_of} - 30) AS as_of_30d")
+
+
+# The change columns of a snapshot row `cur`, joined to the snapshots named by _reference_dates.
+_CHANGES = ("prev.score AS previous_score, {cur}.score - prev.score AS delta, "
+            "{cur}.score - h7.score AS delta_7d, {cur}.score - h30.score AS delta_30d")
+_CHANGE_JOINS = "\n".join(
+    f"LEFT JOIN scores AS {alias} ON {alias}.as_of = {{ref}}.{column} AND {alias}.account_id = {{cur}}.account_id"
+    for alias, column in (("prev", "prev_as_of"), ("h7", "as_of_7d"), ("h30", "as_of_30d")))
 
 
 def out_scores_sql(nodes: list[TreeNode]) -> str:
     """snap_scores + changes vs history + top drivers, in the column order of scores.parquet."""
-    score_cols = ", ".join("s." + ident("score_" + n.path.replace(".", "_")) for n in nodes if n.path)
+    score_cols = ", ".join("s." + ident(node_column(n.path)) for n in nodes if n.path)
     return f"""
-WITH ref AS (
-  SELECT
-    (SELECT max(scores.as_of) FROM scores, __params AS p WHERE scores.as_of < p.as_of) AS prev_as_of,
-    (SELECT max(scores.as_of) FROM scores, __params AS p WHERE scores.as_of <= p.as_of - 7) AS as_of_7d,
-    (SELECT max(scores.as_of) FROM scores, __params AS p WHERE scores.as_of <= p.as_of - 30) AS as_of_30d
-),
+WITH ref AS (SELECT {_reference_dates("(SELECT as_of FROM __params)")}),
 ranked AS (
   SELECT account_id, node, contribution,
     row_number() OVER (PARTITION BY account_id ORDER BY contribution, node_order) AS risk_rank,
@@ -79,14 +85,11 @@ tops AS (
   FROM ranked GROUP BY account_id
 )
 SELECT s.account_id, s.account_name, s.owner, s.segment, s.as_of, s.score, s.band,
-  prev.score AS previous_score, s.score - prev.score AS delta,
-  s.score - h7.score AS delta_7d, s.score - h30.score AS delta_30d,
+  {_CHANGES.format(cur="s")},
   s.coverage, t.top_risks, t.top_strengths{', ' + score_cols if score_cols else ''}
 FROM snap_scores AS s
 CROSS JOIN ref
-LEFT JOIN scores AS prev ON prev.as_of = ref.prev_as_of AND prev.account_id = s.account_id
-LEFT JOIN scores AS h7 ON h7.as_of = ref.as_of_7d AND h7.account_id = s.account_id
-LEFT JOIN scores AS h30 ON h30.as_of = ref.as_of_30d AND h30.account_id = s.account_id
+{_CHANGE_JOINS.format(cur="s", ref="ref")}
 LEFT JOIN tops AS t ON t.account_id = s.account_id
 ORDER BY s.account_id"""
 
@@ -103,22 +106,15 @@ def replace_snapshot(con: duckdb.DuckDBPyConnection, run_id: str, node_meta: lis
         "INSERT INTO snapshot_nodes SELECT (SELECT as_of FROM __params), ?, ?, ?, ?, ?, ?, ?, ?", node_meta)
 
 
-REFRESH_LATER_SQL = """
+
+
+REFRESH_LATER_SQL = f"""
 CREATE OR REPLACE TEMP TABLE __later_deltas AS
 WITH later AS (SELECT DISTINCT as_of FROM scores WHERE as_of > (SELECT as_of FROM __params)),
-refs AS (
-  SELECT l.as_of,
-    (SELECT max(s.as_of) FROM scores AS s WHERE s.as_of < l.as_of) AS prev_as_of,
-    (SELECT max(s.as_of) FROM scores AS s WHERE s.as_of <= l.as_of - 7) AS as_of_7d,
-    (SELECT max(s.as_of) FROM scores AS s WHERE s.as_of <= l.as_of - 30) AS as_of_30d
-  FROM later AS l
-)
-SELECT c.as_of, c.account_id, p.score AS previous_score, c.score - p.score AS delta,
-  c.score - h7.score AS delta_7d, c.score - h30.score AS delta_30d
+refs AS (SELECT l.as_of, {_reference_dates("l.as_of")} FROM later AS l)
+SELECT c.as_of, c.account_id, {_CHANGES.format(cur="c")}
 FROM scores AS c JOIN refs AS r ON r.as_of = c.as_of
-LEFT JOIN scores AS p ON p.as_of = r.prev_as_of AND p.account_id = c.account_id
-LEFT JOIN scores AS h7 ON h7.as_of = r.as_of_7d AND h7.account_id = c.account_id
-LEFT JOIN scores AS h30 ON h30.as_of = r.as_of_30d AND h30.account_id = c.account_id
+{_CHANGE_JOINS.format(cur="c", ref="r")}
 """
 
 
@@ -130,6 +126,3 @@ def refresh_later_deltas(con: duckdb.DuckDBPyConnection) -> None:
         delta_7d = n.delta_7d, delta_30d = n.delta_30d
         FROM __later_deltas AS n WHERE scores.as_of = n.as_of AND scores.account_id = n.account_id""")
 
-
-def snapshot_dates(con: duckdb.DuckDBPyConnection) -> list:
-    return [r[0] for r in con.execute("SELECT DISTINCT as_of FROM scores ORDER BY 1").fetchall()]

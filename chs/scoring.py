@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from chs.config.models import Segment
 from chs.scales import input_sql, scale_sql
-from chs.sql import ident, node_column, number, string
+from chs.sql import ident, number, string
 from chs.tree import TreeNode
 
 SEGMENT = "__segment"
@@ -76,7 +76,7 @@ def scoring_sql(nodes: list[TreeNode], bands: dict[str, float], segments: dict[s
             k, p = index[path.path], index[path.parent]
             ratios.append(f"CASE WHEN __s_{k} IS NOT NULL AND __w_{k} > 0 THEN __w_{k} / __den_{p} ELSE 0.0 END")
             full.append(f"coalesce(__w_{k} / nullif(__fden_{p}, 0), 0.0)")
-            path = next(m for m in nodes if m.path == path.parent)
+            path = nodes[p]
         eff.append(f"({' * '.join(ratios)}) AS __e_{i}")
         if n.is_leaf:
             eff.append(f"({' * '.join(full)}) AS __f_{i}")
@@ -110,7 +110,3 @@ def group_contribution(nodes: list[TreeNode], i: int) -> str:
     leaves = [index[n.path] for n in nodes if n.is_leaf and (not prefix or n.path.startswith(prefix + "."))]
     return _sum([f"__c_{k}" for k in leaves])
 
-
-def node_score_column(nodes: list[TreeNode], i: int) -> tuple[str, str]:
-    """(SQL, output name) of a node's `score_<path>` column."""
-    return f"__s_{i}", node_column(nodes[i].path)

@@ -53,6 +53,3 @@ def flatten(tree: dict[str, Node], default_missing: Missing, root_label: str = "
         visit(name, node, "")
     return out
 
-
-def by_path(nodes: list[TreeNode]) -> dict[str, TreeNode]:
-    return {n.path: n for n in nodes}
