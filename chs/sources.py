@@ -161,10 +161,12 @@ def register_source(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: 
         if src.time not in renamed:
             raise _missing_column(name, src, src.time, renamed, "time column")
         ts = _time_expr(src.time, renamed[src.time], src.timezone)
-        extra += [f"{ts} AS __ts", f"CAST({ts} AS DATE) AS __date"]
+        extra.append(f"{ts} AS __ts")
     select_extra = (", " + ", ".join(extra)) if extra else ""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(info.relation)} AS "
-                f"SELECT *{rename_sql}{select_extra} FROM {ident(raw)}")
+    inner = f"SELECT *{rename_sql}{select_extra} FROM {ident(raw)}"
+    # __date derives from __ts in an outer SELECT, so the time conversion is written once.
+    view = f"SELECT *, CAST(__ts AS DATE) AS __date FROM ({inner})" if src.time is not None else inner
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(info.relation)} AS {view}")
     info.columns = renamed
     info.has_time = src.time is not None
     stats = "count(*)" + (", CAST(max(__ts) AS VARCHAR), count(*) FILTER (WHERE __ts IS NULL AND "
