@@ -24,6 +24,7 @@ class SourceQuery:
     source: str
     relation: str
     has_time: bool
+    has_validity: bool = False
     metrics: dict[str, str] = field(default_factory=dict)  # metric SQL -> alias
     outputs: dict[str, str] = field(default_factory=dict)  # variable -> SQL over aliases
     span_days: int | None = 0  # widest window needed; None = all history
@@ -45,6 +46,9 @@ class SourceQuery:
     def _group(self, metrics: dict[str, str], span: int | None, alias: str) -> str:
         inner = ",\n    ".join(f"{m} AS {a}" for m, a in metrics.items()) or "NULL AS m_none"
         where = ["s.__date <= p.as_of"] if self.has_time else []
+        if self.has_validity:
+            # Rows of a `valid:` source are those that hold on as_of (DESIGN 6.1).
+            where.append("s.__vfrom <= p.as_of AND (s.__vto IS NULL OR p.as_of < s.__vto)")
         if self.has_time and span:
             where.append(f"s.__date > p.as_of - {span}")
         where.append("s.__account IS NOT NULL")
@@ -113,6 +117,10 @@ def add_variable(q: SourceQuery, name: str, var: Variable) -> None:
         out = q.metric(f"arg_max({_value(var)}, {order})" + _filter(cond + time_cond))
     elif agg == "days_since":
         out = f"date_diff('day', {q.metric('max(s.__date)' + _filter(cond))}, p.as_of)"
+    elif agg == "days_until":
+        # The earliest date on or after as_of among the visible rows (e.g. a contract end).
+        day = f"TRY_CAST({_value(var)} AS DATE)"
+        out = f"date_diff('day', p.as_of, {q.metric(f'min({day})' + _filter(cond + [f'{day} >= p.as_of']))})"
     elif agg == "pct_change":
         prev_cond = _window(days, days) + user_where  # type: ignore[arg-type]
         if var.of == "sum":

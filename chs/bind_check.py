@@ -78,6 +78,28 @@ def dry_run(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, plan: Plan) ->
             raise ConfigError([_locate(loaded, exc)]) from None
 
 
+_TEMPORAL = ("DATE", "TIME", "TIMESTAMP", "INTERVAL")
+
+
+def check_scale_inputs(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, plan: Plan) -> None:
+    """A date under a numeric scale would be missing for every account, silently (DESIGN 6.1):
+    name the variable and the leaf's line instead. Needs the bound (empty) `vars` table."""
+    from chs.config.checks import tree_key_path
+    types = {r[0]: r[1] for r in con.execute("DESCRIBE vars").fetchall()}
+    problems = []
+    for node in plan.nodes:
+        if not node.is_leaf or node.scale is None or node.scale.kind == "map":
+            continue
+        col_type = types.get(node.variable or "", "")
+        if col_type.startswith(_TEMPORAL):
+            at = loaded.at("score", "tree", *tree_key_path(node.path), "variable")
+            problems.append(
+                f"{at}: variable '{node.variable}' is a {col_type}, but the {node.scale.kind} scale needs a "
+                f"number; use `agg: days_until` (or `expr: date_diff('day', as_of, ...)`) to turn it into days")
+    if problems:
+        raise ConfigError(problems)
+
+
 def _locate(loaded: LoadedConfig, exc: Exception) -> str:
     """Find the derived variable / segment whose fragment names the identifier DuckDB rejected."""
     message = _first_line(exc)

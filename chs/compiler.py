@@ -151,8 +151,9 @@ def compile_plan(loaded: LoadedConfig, sources: dict[str, SourceInfo]) -> Plan:
         if var.agg is None or var.source is None:
             continue
         if var.source not in queries:
-            has_time = cfg.sources[var.source].time is not None
-            queries[var.source] = SourceQuery(var.source, relation_name(var.source), has_time)
+            info = sources[var.source]
+            queries[var.source] = SourceQuery(var.source, relation_name(var.source), info.has_time,
+                                              info.has_validity)
         add_variable(queries[var.source], name, var)
     agg_tables = {}
     for source, query in queries.items():

@@ -19,7 +19,7 @@ import duckdb
 
 from chs import __version__
 from chs.actions_engine import check_actions, deliver_pending, evaluate_actions, write_action_outputs
-from chs.bind_check import check_variables, dry_run
+from chs.bind_check import check_scale_inputs, check_variables, dry_run
 from chs.compiler import Plan, compile_plan, needed_sources
 from chs.config import LoadedConfig
 from chs.db import connect
@@ -72,6 +72,7 @@ def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date
     check_variables(con, loaded, sources)
     plan = compile_plan(loaded, sources)
     dry_run(con, loaded, plan)
+    check_scale_inputs(con, loaded, plan)
     check_actions(con, loaded, plan)
     return Prepared(con=con, sources=sources, plan=plan)
 

@@ -36,6 +36,7 @@ class SourceInfo:
     reject_samples: list[str] = field(default_factory=list)
     newest: str | None = None
     has_time: bool = False
+    has_validity: bool = False
 
     def manifest(self) -> dict[str, Any]:
         return {"files": self.files, "rows": self.rows, "rejected": self.rejected,
@@ -157,29 +158,47 @@ def register_source(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: 
         if key_column not in renamed:
             raise _missing_column(name, src, key_column, renamed, "account key")
         extra.append(f"CAST({ident(key_column)} AS VARCHAR) AS __account")
-    if src.time is not None:
-        if src.time not in renamed:
-            raise _missing_column(name, src, src.time, renamed, "time column")
-        ts = _time_expr(src.time, renamed[src.time], src.timezone)
+    time_col = time_column(src)
+    if time_col is not None:
+        if time_col not in renamed:
+            raise _missing_column(name, src, time_col, renamed, "time column" if src.time else "valid.from")
+        ts = _time_expr(time_col, renamed[time_col], src.timezone)
         extra.append(f"{ts} AS __ts")
+    if src.valid is not None:
+        # Validity is by day: a row holds on D when from <= D < to (DESIGN 6.1).
+        for role, column in (("from", src.valid.from_), ("to", src.valid.to)):
+            if column is None:
+                extra.append(f"NULL::DATE AS __v{role}")
+                continue
+            if column not in renamed:
+                raise _missing_column(name, src, column, renamed, f"valid.{role}")
+            extra.append(f"CAST({_time_expr(column, renamed[column], src.timezone)} AS DATE) AS __v{role}")
     select_extra = (", " + ", ".join(extra)) if extra else ""
     inner = f"SELECT *{rename_sql}{select_extra} FROM {ident(raw)}"
     # __date derives from __ts in an outer SELECT, so the time conversion is written once.
-    view = f"SELECT *, CAST(__ts AS DATE) AS __date FROM ({inner})" if src.time is not None else inner
+    view = f"SELECT *, CAST(__ts AS DATE) AS __date FROM ({inner})" if time_col is not None else inner
     con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(info.relation)} AS {view}")
     info.columns = renamed
-    info.has_time = src.time is not None
+    info.has_time = time_col is not None
+    info.has_validity = src.valid is not None
     stats = "count(*)" + (", CAST(max(__ts) AS VARCHAR), count(*) FILTER (WHERE __ts IS NULL AND "
-                          f"{ident(src.time)} IS NOT NULL)" if src.time else "")
+                          f"{ident(time_col)} IS NOT NULL)" if time_col else "")
     row = con.execute(f"SELECT {stats} FROM {ident(info.relation)}").fetchall()[0]
     info.rows = int(row[0])
-    if src.time:
+    if time_col:
         info.newest = row[1]
         bad_times = int(row[2])
         if bad_times:
             info.rejected += bad_times
-            info.reject_samples.append(f"{bad_times} rows with an unreadable time in '{src.time}'")
+            info.reject_samples.append(f"{bad_times} rows with an unreadable time in '{time_col}'")
     return info
+
+
+def time_column(src: Source) -> str | None:
+    """The column that dates a row: `time:`, else the start of its validity (`valid.from`)."""
+    if src.time is not None:
+        return src.time
+    return src.valid.from_ if src.valid is not None else None
 
 
 def _rejects(con: duckdb.DuckDBPyConnection, rejects: str) -> tuple[int, list[str]]:

@@ -68,6 +68,27 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
         raise typer.BadParameter(f"'{value}' is not a date like 2026-11-23", param_hint=option) from None
 
 
+def date_range(as_of: str | None, start: str | None, end: str | None, every: str | None) -> list[dt.date]:
+    """The dates a command runs on: one `--as-of` (default today, UTC) or `--from/--to/--every`."""
+    from chs.durations import parse_step, step_dates
+    today = dt.datetime.now(dt.UTC).date()
+    if start is None:
+        if end is not None or every is not None:
+            raise typer.BadParameter("--to and --every need --from", param_hint="--from")
+        return [parse_date(as_of, "--as-of") or today]
+    if as_of is not None:
+        raise typer.BadParameter("use either --as-of or --from", param_hint="--as-of")
+    first, last = parse_date(start, "--from"), parse_date(end, "--to") or today
+    assert first is not None
+    if last < first:
+        raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
+    try:
+        step = parse_step(every or "1d")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--every") from None
+    return step_dates(first, last, step)
+
+
 def load():
     """The validated config named by --config / CHS_CONFIG / ./chs.yaml."""
     from chs.config import load_config

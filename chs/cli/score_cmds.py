@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from chs.cli import common
-from chs.cli.common import handle_errors, log, out, parse_date
+from chs.cli.common import date_range, handle_errors, log, out
 
 
 @handle_errors
@@ -57,37 +56,16 @@ def compile_cmd() -> None:
     typer.echo(prep.plan.render())
 
 
-def _dates(as_of: str | None, start: str | None, end: str | None, every: str | None) -> list[dt.date]:
-    from chs.durations import parse_days
-    today = dt.datetime.now(dt.UTC).date()
-    if start is None:
-        if end is not None or every is not None:
-            raise typer.BadParameter("--to and --every need --from", param_hint="--from")
-        return [parse_date(as_of, "--as-of") or today]
-    if as_of is not None:
-        raise typer.BadParameter("use either --as-of or --from", param_hint="--as-of")
-    first, last = parse_date(start, "--from"), parse_date(end, "--to") or today
-    assert first is not None
-    if last < first:
-        raise typer.BadParameter(f"--to {last} is before --from {first}", param_hint="--to")
-    try:
-        step = parse_days(every or "1d")
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--every") from None
-    count = (last - first).days // step + 1
-    return [first + dt.timedelta(days=step * i) for i in range(count)]
-
-
 @handle_errors
 def score_cmd(
     as_of: Annotated[Optional[str], typer.Option("--as-of", help="Score as of this date (default: today, UTC).")] = None,
     start: Annotated[Optional[str], typer.Option("--from", help="Backfill: first date.")] = None,
     end: Annotated[Optional[str], typer.Option("--to", help="Backfill: last date (default: today).")] = None,
-    every: Annotated[Optional[str], typer.Option("--every", help="Backfill step, e.g. 7d or 1w (default 1d).")] = None,
+    every: Annotated[Optional[str], typer.Option("--every", help="Backfill step, e.g. 7d, 1w or 1m (calendar month) (default 1d).")] = None,
 ) -> None:
     """Score accounts (or backfill a range of dates), store snapshots, write outputs and actions."""
     from chs.pipeline import score
-    dates = _dates(as_of, start, end, every)
+    dates = date_range(as_of, start, end, every)
     loaded = common.load()
     progress = log if (common.show_progress() or common.OPTIONS.verbose or len(dates) > 1) else None
     result = score(loaded, dates, progress=progress)

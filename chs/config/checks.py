@@ -59,7 +59,7 @@ def _variable_checks(cfg: Config) -> list[Problem]:
             if src.account is None and var.source != acc_source:
                 out.append((("sources", var.source), f"source '{var.source}' needs `account:` (the account key column)"))
             needs_time = var.window is not None or var.agg in ("days_since", "latest", "pct_change")
-            if needs_time and src.time is None:
+            if needs_time and src.time is None and src.valid is None:
                 out.append((at, f"agg '{var.agg}' with a window needs `time:` on source '{var.source}'"))
         for key in ("expr", "where"):
             fragment = getattr(var, key)
@@ -101,7 +101,7 @@ def _tree_checks(cfg: Config) -> list[Problem]:
     for node in nodes:
         if not node.is_leaf:
             continue
-        at = ("score", "tree", *_tree_key_path(node.path), "variable")
+        at = ("score", "tree", *tree_key_path(node.path), "variable")
         if node.variable not in known:
             out.append((at, f"unknown variable '{node.variable}'"))
         if node.scale and node.scale.percentile and node.scale.percentile.within == "segment" \
@@ -117,7 +117,7 @@ def _tree_checks(cfg: Config) -> list[Problem]:
     return out
 
 
-def _tree_key_path(path: str) -> tuple[str, ...]:
+def tree_key_path(path: str) -> tuple[str, ...]:
     """`a.b.c` -> the YAML key path (a, children, b, children, c) for line lookup."""
     parts = path.split(".")
     out: list[str] = [parts[0]]
@@ -148,6 +148,19 @@ def _action_checks(cfg: Config) -> list[Problem]:
     return out
 
 
+def _outcome_checks(cfg: Config) -> list[Problem]:
+    if cfg.outcomes is None:
+        return []
+    churn = cfg.outcomes.churn
+    at = ("outcomes", "churn")
+    if churn.source is not None:
+        if churn.source not in cfg.sources:
+            return [(at + ("source",), f"unknown source '{churn.source}' (sources: {', '.join(cfg.sources)})")]
+        if churn.source != cfg.accounts.source and cfg.sources[churn.source].account is None:
+            return [(("sources", churn.source), f"source '{churn.source}' needs `account:` (the account key column)")]
+    return []
+
+
 def cross_check(cfg: Config) -> list[Problem]:
     """Every whole-config problem, in file order where possible."""
     out: list[Problem] = []
@@ -164,4 +177,5 @@ def cross_check(cfg: Config) -> list[Problem]:
     out += _dependency_checks(cfg)
     out += _tree_checks(cfg)
     out += _action_checks(cfg)
+    out += _outcome_checks(cfg)
     return out

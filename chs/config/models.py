@@ -6,6 +6,7 @@ whole config (references, cycles, SQL fragments) live in `checks.py`.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,11 +15,11 @@ from chs.durations import parse_days
 
 AGGS = (
     "count", "sum", "count_distinct", "avg", "min", "max", "median",
-    "share", "latest", "days_since", "pct_change", "nps",
+    "share", "latest", "days_since", "days_until", "pct_change", "nps",
 )
 Agg = Literal[
     "count", "sum", "count_distinct", "avg", "min", "max", "median",
-    "share", "latest", "days_since", "pct_change", "nps",
+    "share", "latest", "days_since", "days_until", "pct_change", "nps",
 ]
 
 
@@ -52,6 +53,9 @@ class Accounts(Strict):
     start: str | None = None
     # Extension: accounts whose end (e.g. churn) date is on or before as_of are not scored.
     end: str | None = None
+    # v1.1: the revenue column for "revenue at risk" (report, diff, ranking); no name guessing.
+    revenue: str | None = None
+    revenue_unit: Literal["month", "year"] = "month"
 
 
 class CsvOptions(Strict):
@@ -69,12 +73,22 @@ class CsvOptions(Strict):
     null: str | None = None
 
 
+class Validity(Strict):
+    """Rows that hold over an interval (subscriptions, contracts): visible at D when from <= D < to."""
+
+    from_: str = Field(alias="from")
+    to: str | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
 class Source(Strict):
     """One export: a file or glob, its account key and time column."""
 
     path: str
     account: str | None = None
     time: str | None = None
+    valid: Validity | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     csv: CsvOptions | None = None
     timezone: str | None = None
@@ -107,7 +121,7 @@ class Variable(Strict):
             return self
         if self.source is None:
             raise ValueError(f"agg '{self.agg}' needs a source")
-        needs_value = {"sum", "count_distinct", "avg", "min", "max", "median", "latest", "nps"}
+        needs_value = {"sum", "count_distinct", "avg", "min", "max", "median", "latest", "nps", "days_until"}
         if self.agg in needs_value and self.column is None and self.expr is None:
             raise ValueError(f"agg '{self.agg}' needs a column or expr")
         if self.agg == "share" and self.where is None:
@@ -279,6 +293,31 @@ class Delivery(Strict):
     webhook: str
 
 
+class ChurnOutcome(Strict):
+    """Where churn events come from: rows (account, date) of a source, or an accounts column."""
+
+    source: str | None = None
+    date: str | None = None
+    from_accounts: str | None = None
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> ChurnOutcome:
+        if (self.source is None) == (self.from_accounts is None):
+            raise ValueError("give either source (with date) or from_accounts")
+        if self.source is not None and self.date is None:
+            raise ValueError("a churn source needs `date:` (the column holding the churn date)")
+        if self.from_accounts is not None and self.date is not None:
+            raise ValueError("`date:` goes with source; from_accounts names the column itself")
+        return self
+
+
+class Outcomes(Strict):
+    """What happened to accounts (DESIGN 6): the labels a backtest compares scores with."""
+
+    churn: ChurnOutcome
+    observed_until: dt.date | None = None
+
+
 class Config(Strict):
     """The whole chs.yaml."""
 
@@ -292,3 +331,4 @@ class Config(Strict):
     segments: dict[str, Segment] = Field(default_factory=dict)
     actions: list[Action] = Field(default_factory=list)
     delivery: Delivery | None = None
+    outcomes: Outcomes | None = None
