@@ -16,9 +16,13 @@ test: install
 	$(VENV)/bin/pytest -n 2
 
 # The main job on the embedded example: generate a company, backfill 9 weekly snapshots,
-# explain the reddest account, write the weekly report.
+# explain the reddest account, write the weekly report, backtest the score against churn.
 DEMO_FROM ?= 2026-09-25
 DEMO_TO ?= 2026-11-20
+# Does the score predict churn? Weekly snapshots recomputed in a scratch database over the
+# months whose 30- and 90-day outcomes are known (the example's data ends 2026-11-20).
+BACKTEST_FROM ?= 2026-01-02
+BACKTEST_TO ?= 2026-08-21
 demo: install
 	rm -rf demo
 	$(CHS) init --example demo
@@ -26,7 +30,8 @@ demo: install
 	cd demo && ../$(CHS) explain "$$(../$(PY) -c "import polars as pl; print(pl.read_parquet('out/scores.parquet').drop_nulls('score').sort('score')['account_id'][0])")"
 	cd demo && ../$(CHS) actions --status open | head -n 15
 	cd demo && ../$(CHS) report
-	@echo "outputs: demo/out (scores, drivers, actions, run.json) and demo/out/report.html"
+	cd demo && ../$(CHS) backtest --rescore --from $(BACKTEST_FROM) --to $(BACKTEST_TO) --every 7d -o out/backtest.html
+	@echo "outputs: demo/out (scores, drivers, actions, run.json), demo/out/report.html and demo/out/backtest.html"
 
 lint: install
 	$(VENV)/bin/ruff check chs tests

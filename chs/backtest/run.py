@@ -100,10 +100,10 @@ def _horizon_metrics(pairs: dict[str, np.ndarray], i: int, snaps: SnapshotSet, b
     for path, (ranked, valid) in ranked_nodes.items():
         w = ranked.sort((valid & known).astype(np.int64))
         nodes[path] = metrics.weighted_auc(ranked, ranked.sort(y_all), w)
-    dates = sorted({d for d in pairs["as_of"][known].tolist()})
+    dates = sorted(set(np.asarray(pairs["as_of"][known]).astype("datetime64[D]").astype(str).tolist()))
     n, positives = int(scored.sum()), int(y.sum())
     return {
-        "snapshots": [d.isoformat() if hasattr(d, "isoformat") else str(d)[:10] for d in dates],
+        "snapshots": dates,
         "n": n, "positives": positives, "base_rate": positives / n if n else None,
         "auc": nodes.get(""), "auc_ci": list(ci) if ci else None,
         "lift_10": lift_10, "lift_20": lift_20, "recall_10": recall_10, "recall_20": recall_20,

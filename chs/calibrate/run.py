@@ -11,6 +11,7 @@ publishing it would give, segment overrides included.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from chs.backtest import metrics
-from chs.calibrate.fit import auto_l1, fit_group, group_score, risk_features
+from chs.calibrate.fit import choose_l1, fit_group, group_score, risk_features
 from chs.calibrate.screen import screen
 from chs.calibrate.yaml_weights import rewrite_weights
 from chs.config import LoadedConfig, load_config
@@ -43,7 +44,7 @@ class CalibrateOptions:
     horizon: str = "90d"
     every: str = "7d"
     output: Path | None = None
-    l1: float | None = None  # None: the noise-level default per group
+    l1: float | None = None  # None: chosen per group by cross-validation over accounts
     bootstrap: int = 200
 
 
@@ -62,7 +63,7 @@ def _fetch(con, horizon: Step, observed: dt.date, nodes: list[TreeNode], variabl
     data = con.execute(
         f"SELECT l.as_of, l.account_id, CAST(l.score AS DOUBLE) AS score{node_cols}{var_cols}, l.label_0\n"
         f"FROM ({labels_sql('rescored', [horizon], observed)}) AS l\n"
-        + (f"LEFT JOIN rescored_vars AS v ON v.as_of = l.as_of AND v.account_id = l.account_id\n" if variables else "")
+        + ("LEFT JOIN rescored_vars AS v ON v.as_of = l.as_of AND v.account_id = l.account_id\n" if variables else "")
         + "WHERE l.label_0 IS NOT NULL").fetchnumpy()
     out = {}
     for k, v in data.items():
@@ -88,7 +89,7 @@ def _score_metrics(score: np.ndarray, y: np.ndarray, accounts: np.ndarray, reps:
 def fit_tree(nodes: list[TreeNode], pairs: dict, train: np.ndarray, l1: float | None) -> dict:
     """Bottom-up fit of every group's children weights on the training pairs."""
     y = pairs["label_0"][train]
-    clusters = len(np.unique(pairs["account_id"][train]))
+    accounts = pairs["account_id"][train]
     by_path = {n.path: n for n in nodes}
     sub: dict[str, np.ndarray] = {n.path: pairs["n_" + n.path] for n in nodes if n.is_leaf}
     new_w = {n.path: n.weight for n in nodes if n.path}
@@ -99,7 +100,7 @@ def fit_tree(nodes: list[TreeNode], pairs: dict, train: np.ndarray, l1: float | 
         old = np.array([by_path[k].weight for k in kids])
         if len(kids) > 1:
             x = risk_features(stack)
-            lam = l1 if l1 is not None else auto_l1(x[train], y, clusters)
+            lam = l1 if l1 is not None else choose_l1(x[train], y, accounts)
             penalties[group.path] = lam
             fit = fit_group(x[train], y, lam)
             total = fit.coefficients.sum()
@@ -130,6 +131,8 @@ def calibrate(loaded: LoadedConfig, opts: CalibrateOptions, progress: Progress |
         raise DataError(f"training period {opts.train_from}..{opts.train_to}: no snapshot + {opts.horizon} is on or "
                         f"before observed_until {observed}; choose an earlier period or a shorter horizon")
     warnings: list[str] = []
+    if output.parent != loaded.path.resolve().parent:
+        warnings.append(f"{output} is not beside {loaded.path}: relative paths in it resolve from its own folder")
     test_from = opts.test_from or horizon.add(opts.train_to)
     test_to = opts.test_to or observed
     test_dates = _labelled(step_dates(test_from, test_to, every), horizon, observed) if test_from <= test_to else []
@@ -179,7 +182,8 @@ def calibrate(loaded: LoadedConfig, opts: CalibrateOptions, progress: Progress |
     }
     if test_dates:
         test = (as_of >= np.datetime64(min(test_dates))) & (as_of <= np.datetime64(max(test_dates)))
-        proposed_loaded = load_config(output)
+        # Same data as the hand config, wherever the proposal was written.
+        proposed_loaded = dataclasses.replace(load_config(output), base_dir=loaded.base_dir)
         p_scratch = rescore(proposed_loaded, test_dates, progress=progress)
         load_outcomes(p_scratch.con, proposed_loaded)
         p_pairs = _fetch(p_scratch.con, horizon, observed, p_scratch.prepared.plan.nodes, [])

@@ -73,7 +73,7 @@ def calibrate_cmd(
     every: Annotated[str, typer.Option("--every", help="Step between snapshots, e.g. 7d or 1m.")] = "7d",
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Proposed config (default: <config>.calibrated.yaml beside it).")] = None,
-    l1: Annotated[float | None, typer.Option("--l1", min=0, help="L1 penalty (default: noise level per group).")] = None,
+    l1: Annotated[float | None, typer.Option("--l1", min=0, help="L1 penalty (default: chosen per group by cross-validation over accounts).")] = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap replicates for intervals.")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:

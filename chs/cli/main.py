@@ -9,6 +9,9 @@ import typer
 from chs import __version__
 from chs.cli import common
 from chs.cli.actions_cmd import actions_cmd
+from chs.cli.backtest_cmd import backtest_cmd
+from chs.cli.calibrate_cmd import calibrate_cmd
+from chs.cli.diff_cmd import diff_cmd
 from chs.cli.explain_cmd import explain_cmd
 from chs.cli.report_cmd import report_cmd
 from chs.cli.score_cmds import compile_cmd, init_cmd, score_cmd, validate_cmd
@@ -48,6 +51,9 @@ app.command("score")(score_cmd)
 app.command("actions")(actions_cmd)
 app.command("report")(report_cmd)
 app.command("explain")(explain_cmd)
+app.command("backtest")(backtest_cmd)
+app.command("calibrate")(calibrate_cmd)
+app.command("diff")(diff_cmd)
 
 
 def run() -> None:
