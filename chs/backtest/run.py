@@ -54,7 +54,8 @@ def load_pairs(snaps: SnapshotSet, outcomes: Outcomes, horizons: list[Step]) -> 
     data = snaps.con.execute(
         f"SELECT as_of, account_id, CAST(score AS DOUBLE) AS score, band{node_cols}, "
         + ", ".join(f"label_{i}" for i in range(len(horizons)))
-        + f" FROM ({sql}) AS l").fetchnumpy()
+        # Ordered, so decile cuts through tied scores are the same on every run.
+        + f" FROM ({sql}) AS l ORDER BY as_of, account_id").fetchnumpy()
     return {k: (v.filled(np.nan) if hasattr(v, "filled") and v.dtype.kind == "f" else v)
             for k, v in data.items()}
 
@@ -71,7 +72,9 @@ def _labels(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _band_table(bands: np.ndarray, y: np.ndarray, order: list[str]) -> dict[str, dict]:
     out = {}
-    names = [b for b in order if b in set(bands.tolist())] + sorted(set(bands.tolist()) - set(order))
+    seen = set(bands.tolist())
+    # Every configured band is listed (an empty one with n 0); `unknown` only when present.
+    names = [b for b in order if b != "unknown" or b in seen] + sorted(seen - set(order))
     for band in names:
         sel = bands == band
         n, churned = int(sel.sum()), int(y[sel].sum())
