@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CHS := $(VENV)/bin/chs
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench bench-backtest clean
 
 install: $(VENV)/.installed
 
@@ -41,3 +41,7 @@ clean:
 
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Run times and peak memory of backtest and calibrate at 100k accounts x 26 weekly snapshots.
+bench-backtest: install
+	$(PY) bench/backtest.py $(BENCH_ARGS)

@@ -43,8 +43,11 @@ def risk_features(sub_scores: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(x), 0.0, x)
 
 
-def fit_group(x: np.ndarray, y: np.ndarray, l1: float) -> GroupFit:
-    """Fit beta >= 0 and a free intercept on features x (n, k) and 0/1 labels y."""
+def fit_group(x: np.ndarray, y: np.ndarray, l1: float, wrong_threshold: float | None = None) -> GroupFit:
+    """Fit beta >= 0 and a free intercept on features x (n, k) and 0/1 labels y.
+
+    `wrong_threshold` (default: l1) is how strongly a zero-weight child's data must want a
+    negative weight to be named "wrong way"; a chosen penalty can be far below noise level."""
     n, k = x.shape
     y = y.astype(np.float64)
     rate = min(max(y.mean(), 1e-6), 1 - 1e-6)
@@ -66,7 +69,7 @@ def fit_group(x: np.ndarray, y: np.ndarray, l1: float) -> GroupFit:
     # (Between -l1 and l1 it merely carries no signal worth its weight.)
     z = res.x[0] + x @ beta
     grad = x.T @ ((1.0 / (1.0 + np.exp(-z)) - y) / n)
-    wrong = (beta <= 1e-8) & (grad > l1)
+    wrong = (beta <= 1e-8) & (grad > (l1 if wrong_threshold is None else wrong_threshold))
     return GroupFit(coefficients=beta, intercept=float(res.x[0]), wrong_way=wrong, converged=bool(res.success))
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from chs.backtest import metrics
-from chs.calibrate.fit import choose_l1, fit_group, group_score, risk_features
+from chs.calibrate.fit import auto_l1, choose_l1, fit_group, group_score, risk_features
 from chs.calibrate.screen import screen
 from chs.calibrate.yaml_weights import rewrite_weights
 from chs.config import LoadedConfig, load_config
@@ -90,6 +90,7 @@ def fit_tree(nodes: list[TreeNode], pairs: dict, train: np.ndarray, l1: float | 
     """Bottom-up fit of every group's children weights on the training pairs."""
     y = pairs["label_0"][train]
     accounts = pairs["account_id"][train]
+    clusters = len(np.unique(accounts))
     by_path = {n.path: n for n in nodes}
     sub: dict[str, np.ndarray] = {n.path: pairs["n_" + n.path] for n in nodes if n.is_leaf}
     new_w = {n.path: n.weight for n in nodes if n.path}
@@ -102,7 +103,8 @@ def fit_tree(nodes: list[TreeNode], pairs: dict, train: np.ndarray, l1: float | 
             x = risk_features(stack)
             lam = l1 if l1 is not None else choose_l1(x[train], y, accounts)
             penalties[group.path] = lam
-            fit = fit_group(x[train], y, lam)
+            # "Wrong way" needs more than noise, whatever penalty the fit itself uses.
+            fit = fit_group(x[train], y, lam, wrong_threshold=max(lam, auto_l1(x[train], y, clusters)))
             total = fit.coefficients.sum()
             if total > 0:
                 for k, c in zip(kids, fit.coefficients):
