@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from chs.errors import InputMissingError, LockedError, OutputError
+from chs.errors import DataError, InputMissingError, LockedError, OutputError
 
 
 def connect(database: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -38,3 +38,15 @@ def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
 def memory() -> duckdb.DuckDBPyConnection:
     """An in-memory connection (validate, compile) with the same settings."""
     return configure(duckdb.connect())
+
+
+def attach_read_only(con: duckdb.DuckDBPyConnection, database: Path, alias: str) -> None:
+    """ATTACH the history read-only into a scratch connection; it is never written. A running
+    `chs score` holds DuckDB's file lock: that is exit 75 (retry later), not a crash."""
+    from chs.sql import ident, string
+    try:
+        con.execute(f"ATTACH {string(str(database))} AS {ident(alias)} (READ_ONLY)")
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise LockedError(f"{database}: in use by another chs run; retry later") from None
+        raise DataError(f"{database}: cannot read history ({str(exc).splitlines()[0]})") from None

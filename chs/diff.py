@@ -18,8 +18,7 @@ import polars as pl
 
 from chs.actions.rules import build_action_input, hits_sql
 from chs.config import LoadedConfig
-from chs.db import connect, memory
-from chs.errors import DataError, LockedError
+from chs.db import attach_read_only, connect, memory
 from chs.history import ensure_schema, out_scores_sql
 from chs.pipeline import prepare
 from chs.scratch import revenue_sql, run_date
@@ -86,12 +85,7 @@ def _attach_history(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig) -> Non
     mean in a real run; an empty schema when there is no history yet."""
     db = loaded.database
     if db.exists():
-        try:
-            con.execute(f"ATTACH {string(str(db))} AS __hist (READ_ONLY)")
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise LockedError(f"{db}: in use by another chs run; retry later") from None
-            raise DataError(f"{db}: cannot read history ({str(exc).splitlines()[0]})") from None
+        attach_read_only(con, db, "__hist")
         found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = '__hist' "
                             "AND table_name = 'scores'").fetchone()
         if found and found[0]:

@@ -166,7 +166,7 @@ def test_deciles_ten_groups_lowest_scores_first() -> None:
     y = np.zeros(20, dtype=int)
     y[[0, 1, 2, 3, 10]] = 1
     perm = np.random.default_rng(1).permutation(20)
-    out = metrics.deciles(scores[perm], y[perm], np.arange(20))
+    out = metrics.deciles(scores[perm], y[perm])
     assert [d["decile"] for d in out] == list(range(1, 11))
     assert all(d["n"] == 2 for d in out) and sum(d["n"] for d in out) == 20
     # decile 1 = scores 0 and 5 (both churned), decile 2 = 10, 15 (both), decile 6 = 50, 55 (one)
@@ -181,7 +181,7 @@ def test_deciles_uneven_n_counts_sum_to_n() -> None:
     # n = 25: group of position i is (10 i) // 25 -> sizes 3,2,3,2,3,2,3,2,3,2
     scores = np.linspace(0, 100, 25)
     y = np.zeros(25, dtype=int)
-    out = metrics.deciles(scores, y, np.arange(25))
+    out = metrics.deciles(scores, y)
     assert len(out) == 10
     assert [d["n"] for d in out] == [3, 2, 3, 2, 3, 2, 3, 2, 3, 2]
     assert sum(d["n"] for d in out) == 25
@@ -195,8 +195,7 @@ def test_weighted_auc_with_01_weights_equals_auc_on_the_subset() -> None:
     risk = rng.integers(0, 6, size=40).astype(float)  # many ties
     y = rng.integers(0, 2, size=40)
     w = rng.integers(0, 2, size=40)
-    ranked = metrics.rank(risk)
-    got = metrics.weighted_auc(ranked, ranked.sort(y), ranked.sort(w))
+    got = metrics.weighted_auc(risk, y, w)
     sub = w == 1
     assert got == pytest.approx(metrics.auc(risk[sub], y[sub]), abs=TOL)
     assert got == pytest.approx(brute_auc(risk[sub], y[sub]), abs=TOL)
@@ -206,8 +205,7 @@ def test_weighted_auc_integer_weight_counts_a_pair_k_times() -> None:
     risk = np.array([90, 80, 80, 70, 60, 50], dtype=float)
     y = np.array([1, 1, 0, 0, 1, 0])
     w = np.array([2, 0, 1, 3, 1, 1])
-    ranked = metrics.rank(risk)
-    got = metrics.weighted_auc(ranked, ranked.sort(y), ranked.sort(w))
+    got = metrics.weighted_auc(risk, y, w)
     rep = np.repeat(np.arange(6), w)  # the pairs written out w times
     assert got == pytest.approx(metrics.auc(risk[rep], y[rep]), abs=TOL)
     # by hand: churners 90 (w2), 60 (w1); stayers 80 (w1), 70 (w3), 50 (w1): Σw 3 x 5 = 15
@@ -218,8 +216,7 @@ def test_weighted_auc_integer_weight_counts_a_pair_k_times() -> None:
 def test_weighted_auc_none_when_a_class_has_zero_weight() -> None:
     risk = np.array([3.0, 2.0, 1.0])
     y = np.array([1, 0, 0])
-    ranked = metrics.rank(risk)
-    assert metrics.weighted_auc(ranked, ranked.sort(y), ranked.sort(np.array([0, 1, 1]))) is None
+    assert metrics.weighted_auc(risk, y, np.array([0, 1, 1])) is None
 
 
 # ------------------------------------------------------------------ auc_interval

@@ -1,8 +1,9 @@
 """`chs backtest`: does the score rank next period's churners low? (DESIGN 6)
 
-Snapshots (stored or rescored) are joined with the churn outcomes in DuckDB, one label column
-per horizon; numpy then computes every metric over all (snapshot, account) pairs. Each node's
-sub-score is ranked once and reused across horizons (censoring is a 0/1 weight).
+Snapshots (stored or rescored) are joined with the churn outcomes in DuckDB into one table
+of labelled pairs (`bt_pairs`: one label column per horizon, NULL = censored); band counts
+are grouped there, and numpy computes the ranking metrics. Node sub-scores are fetched one
+column at a time, so memory stays at a few columns of pairs however big the tree is.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 
 from chs.backtest import metrics
@@ -45,83 +47,89 @@ def parse_horizons(text: str) -> tuple[str, ...]:
     return items
 
 
-def load_pairs(snaps: SnapshotSet, outcomes: Outcomes, horizons: list[Step]) -> dict[str, np.ndarray]:
-    """Every (snapshot, account) pair with its score, band, node sub-scores and labels, as numpy."""
+def label_pairs(snaps: SnapshotSet, outcomes: Outcomes, horizons: list[Step]) -> None:
+    """`bt_pairs`: every labelled pair, an integer account code, score, band, node sub-scores."""
     assert outcomes.observed_until is not None
     node_cols = "".join(f", CAST({ident(node_column(n))} AS DOUBLE) AS {ident('n_' + n)}"
                         for n in snaps.nodes if n)
-    sql = labels_sql("bt_snapshots", horizons, outcomes.observed_until)
-    data = snaps.con.execute(
-        f"SELECT as_of, account_id, CAST(score AS DOUBLE) AS score, band{node_cols}, "
-        + ", ".join(f"label_{i}" for i in range(len(horizons)))
-        # Ordered, so decile cuts through tied scores are the same on every run.
-        + f" FROM ({sql}) AS l ORDER BY as_of, account_id").fetchnumpy()
-    return {k: (v.filled(np.nan) if hasattr(v, "filled") and v.dtype.kind == "f" else v)
-            for k, v in data.items()}
+    snaps.con.execute(f"""CREATE OR REPLACE TEMP TABLE bt_pairs AS
+        WITH ids AS (SELECT account_id, row_number() OVER (ORDER BY account_id) AS acc
+                     FROM (SELECT DISTINCT account_id FROM bt_snapshots))
+        SELECT l.as_of, ids.acc, CAST(l.score AS DOUBLE) AS score, l.band{node_cols},
+               {', '.join(f'l.label_{i}' for i in range(len(horizons)))}
+        FROM ({labels_sql('bt_snapshots', horizons, outcomes.observed_until)}) AS l
+        JOIN ids ON ids.account_id = l.account_id""")
 
 
-def _labels(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(known, churned) masks from a nullable boolean column."""
-    if hasattr(raw, "mask"):
-        known = ~np.ma.getmaskarray(raw)
-        return known, np.asarray(raw.filled(False), dtype=bool) & known
-    values = np.asarray(raw, dtype=object)
-    known = np.array([v is not None for v in values]) if values.dtype == object else np.ones(len(values), bool)
-    return known, np.asarray(np.where(known, values, False), dtype=bool)
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> np.ndarray:
+    """One column; queries over bt_pairs without ORDER BY keep its row order (DuckDB's
+    preserve_insertion_order), so columns fetched one by one line up."""
+    data = con.execute(sql).fetchnumpy()
+    return np.asarray(next(iter(data.values())))
 
 
-def _band_table(bands: np.ndarray, y: np.ndarray, order: list[str]) -> dict[str, dict]:
-    out = {}
-    seen = set(bands.tolist())
+def _band_table(con: duckdb.DuckDBPyConnection, i: int, order: list[str]) -> dict[str, dict]:
+    rows = con.execute(f"SELECT band, count(*), count(*) FILTER (WHERE label_{i}) FROM bt_pairs "
+                       f"WHERE label_{i} IS NOT NULL GROUP BY band").fetchall()
+    found = {band: (int(n), int(c)) for band, n, c in rows}
     # Every configured band is listed (an empty one with n 0); `unknown` only when present.
-    names = [b for b in order if b != "unknown" or b in seen] + sorted(seen - set(order))
+    names = [b for b in order if b != "unknown" or b in found] + sorted(set(found) - set(order))
+    out = {}
     for band in names:
-        sel = bands == band
-        n, churned = int(sel.sum()), int(y[sel].sum())
+        n, churned = found.get(band, (0, 0))
         out[band] = {"n": n, "churned": churned, "rate": churned / n if n else None}
     return out
 
 
-def _horizon_metrics(pairs: dict[str, np.ndarray], i: int, snaps: SnapshotSet, band_order: list[str],
-                     ranked_nodes: dict[str, tuple[metrics.Ranked, np.ndarray]], opts: BacktestOptions,
-                     label: str, observed: dt.date) -> dict:
-    known, churned = _labels(pairs[f"label_{i}"])
-    if not known.any():
-        latest = max(snaps.dates)
+def _horizon_metrics(con: duckdb.DuckDBPyConnection, i: int, label: str, snaps: SnapshotSet,
+                     band_order: list[str], opts: BacktestOptions, observed: dt.date) -> dict:
+    known_count = con.execute(f"SELECT count(*) FROM bt_pairs WHERE label_{i} IS NOT NULL").fetchall()[0][0]
+    if not known_count:
         raise DataError(f"horizon {label}: no snapshot can be labelled, because every snapshot + {label} is "
-                        f"after observed_until {observed} (outcomes end there; snapshots run to {latest}). "
-                        f"Use a shorter horizon, earlier snapshots (--to), or set outcomes.observed_until")
-    score = pairs["score"]
-    scored = known & ~np.isnan(score)
-    y_all = churned.astype(np.int64)
-    risk = 100.0 - score[scored]
-    y = y_all[scored]
+                        f"after observed_until {observed} (outcomes end there; snapshots run to "
+                        f"{max(snaps.dates)}). Use a shorter horizon, earlier snapshots (--to), or set "
+                        f"outcomes.observed_until")
+    scored = f"label_{i} IS NOT NULL AND score IS NOT NULL"
+    data = con.execute(f"SELECT score, CAST(label_{i} AS INTEGER) AS y, acc FROM bt_pairs WHERE {scored}"
+                       ).fetchnumpy()
+    score, y, acc = (np.asarray(data["score"], dtype=np.float64), np.asarray(data["y"], dtype=np.int64),
+                     np.asarray(data["acc"]))
+    risk = 100.0 - score
     lift_10, recall_10 = metrics.top_share(risk, y, 0.10)
     lift_20, recall_20 = metrics.top_share(risk, y, 0.20)
-    ci = metrics.auc_interval(risk, y, pairs["account_id"][scored], reps=opts.bootstrap, seed=opts.seed)
-    nodes: dict[str, float | None] = {}
-    for path, (ranked, valid) in ranked_nodes.items():
-        w = ranked.sort((valid & known).astype(np.int64))
-        nodes[path] = metrics.weighted_auc(ranked, ranked.sort(y_all), w)
-    dates = sorted(set(np.asarray(pairs["as_of"][known]).astype("datetime64[D]").astype(str).tolist()))
-    n, positives = int(scored.sum()), int(y.sum())
+    ci = metrics.auc_interval(risk, y, acc, reps=opts.bootstrap, seed=opts.seed)
+    dates = [r[0].isoformat() for r in con.execute(
+        f"SELECT DISTINCT as_of FROM bt_pairs WHERE label_{i} IS NOT NULL ORDER BY 1").fetchall()]
+    unscored = con.execute(f"SELECT count(*) FROM bt_pairs WHERE label_{i} IS NOT NULL AND score IS NULL"
+                           ).fetchall()[0][0]
+    n, positives = len(y), int(y.sum())
     return {
-        "snapshots": dates,
-        "n": n, "positives": positives, "base_rate": positives / n if n else None,
-        "auc": nodes.get(""), "auc_ci": list(ci) if ci else None,
+        "snapshots": dates, "n": n, "positives": positives, "base_rate": positives / n if n else None,
+        "auc": metrics.auc(risk, y), "auc_ci": list(ci) if ci else None,
         "lift_10": lift_10, "lift_20": lift_20, "recall_10": recall_10, "recall_20": recall_20,
-        "bands": _band_table(pairs["band"][known], y_all[known], band_order),
-        "deciles": metrics.deciles(score[scored], y, np.arange(n)),
-        "nodes": nodes,
-        "roc": metrics.roc_points(risk, y),
-        "unscored": int((known & np.isnan(score)).sum()),
+        "bands": _band_table(con, i, band_order), "deciles": metrics.deciles(score, y),
+        "nodes": {"": metrics.auc(risk, y)}, "roc": metrics.roc_points(risk, y), "unscored": int(unscored),
     }
 
 
+def _node_aucs(con: duckdb.DuckDBPyConnection, snaps: SnapshotSet, count: int) -> list[dict[str, float | None]]:
+    """Per horizon, the AUC of every node's sub-score alone (pairs where it is missing left out).
+    One node column is in memory at a time."""
+    labels = [_fetch(con, f"SELECT coalesce(CAST(label_{i} AS INTEGER), -1) FROM bt_pairs") for i in range(count)]
+    out: list[dict[str, float | None]] = [{} for _ in range(count)]
+    for path in snaps.nodes:
+        if not path:
+            continue
+        values = _fetch(con, f"SELECT coalesce({ident('n_' + path)}, 'NaN'::DOUBLE) FROM bt_pairs")
+        risk = 100.0 - values.astype(np.float64)
+        for i in range(count):
+            known = labels[i] >= 0
+            out[i][path] = metrics.auc(risk[known], labels[i][known])
+    return out
+
+
 def _to_date(value: object) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def backtest(loaded: LoadedConfig, opts: BacktestOptions, progress: Progress | None = None) -> dict:
@@ -137,23 +145,21 @@ def backtest(loaded: LoadedConfig, opts: BacktestOptions, progress: Progress | N
     if outcomes.observed_until is None:
         raise DataError("outcomes: no churn dates found and no outcomes.observed_until set; a backtest needs "
                         "to know until when the outcome data is complete")
-    pairs = load_pairs(snaps, outcomes, steps)
+    observed = _to_date(outcomes.observed_until)
+    con = snaps.con
+    label_pairs(snaps, outcomes, steps)
     if progress:
-        progress(f"labelled {len(pairs['score'])} (snapshot, account) pairs of {len(snaps.dates)} snapshots")
-    # Rank each node once over every pair that has its sub-score; horizons reuse the order.
-    ranked_nodes = {}
-    for path in snaps.nodes:
-        values = pairs["score"] if path == "" else pairs["n_" + path]
-        valid = ~np.isnan(values)
-        ranked_nodes[path] = (metrics.rank(np.where(valid, 100.0 - values, -np.inf)), valid)
+        total = con.execute("SELECT count(*) FROM bt_pairs").fetchall()[0][0]
+        progress(f"labelled {total} (snapshot, account) pairs of {len(snaps.dates)} snapshots")
     band_order = [b for b, _ in sorted(loaded.config.score.bands.items(), key=lambda kv: -kv[1])] + ["unknown"]
     result: dict = {"config": loaded.config.name, "mode": snaps.mode,
                     "snapshots": [d.isoformat() for d in snaps.dates], "outcomes": outcomes.to_json(),
                     "horizons": {}, "node_labels": snaps.labels, "warnings": []}
-    observed = _to_date(outcomes.observed_until)
     for i, label in enumerate(opts.horizons):
-        h = _horizon_metrics(pairs, i, snaps, band_order, ranked_nodes, opts, label, observed)
-        result["horizons"][label] = h
+        result["horizons"][label] = _horizon_metrics(con, i, label, snaps, band_order, opts, observed)
+    for i, nodes in enumerate(_node_aucs(con, snaps, len(steps))):
+        result["horizons"][opts.horizons[i]]["nodes"].update(nodes)
+    for label, h in result["horizons"].items():
         left_out = len(snaps.dates) - len(h["snapshots"])
         if left_out:
             result["warnings"].append(f"{label}: {left_out} of {len(snaps.dates)} snapshots left out (censored: "

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import duckdb
 
 from chs.config import LoadedConfig
-from chs.db import memory
+from chs.db import attach_read_only, memory
 from chs.durations import Step, step_dates
-from chs.errors import InputMissingError, LockedError, OutputError, UsageError
+from chs.errors import InputMissingError, UsageError
 from chs.sql import ident, node_column, string
 
 
@@ -35,12 +35,7 @@ def attach_history(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig) -> None
     if not db.exists():
         raise InputMissingError(f"{db}: no history yet; run `chs score --from ... --every 7d` first, "
                                 f"or use --rescore")
-    try:
-        con.execute(f"ATTACH {string(str(db))} AS hist (READ_ONLY)")
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise LockedError(f"{db}: in use by a running chs score; retry later") from None
-        raise OutputError(f"{db}: cannot open ({str(exc).splitlines()[0]})") from None
+    attach_read_only(con, db, "hist")
     tables = {r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = 'hist'").fetchall()}
     if not {"scores", "snapshot_nodes"} <= tables:

@@ -40,6 +40,12 @@ def validate_cmd() -> None:
     console = out()
     console.print(f"{loaded.path}: ok ({len(loaded.config.variables)} variables, "
                   f"{sum(1 for n in prep.plan.nodes if n.is_leaf)} leaves)", markup=False)
+    if loaded.config.outcomes is not None:
+        from chs.outcomes import load_outcomes
+        outcomes = load_outcomes(prep.con, loaded)
+        unknown = f", {outcomes.unknown_accounts} for unknown accounts" if outcomes.unknown_accounts else ""
+        console.print(f"  outcomes: {outcomes.events} churn events{unknown}, observed until "
+                      f"{outcomes.observed_until}", markup=False)
     for name, info in prep.sources.items():
         warn = f", {info.rejected} rejected rows" if info.rejected else ""
         console.print(f"  source {name}: {info.rows} rows from {len(info.files)} file(s){warn}", markup=False)
