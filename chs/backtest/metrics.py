@@ -31,7 +31,9 @@ def auc(risk: np.ndarray, y: np.ndarray) -> float | None:
     pos, neg, _ = _split(risk, y)
     if len(pos) == 0 or len(neg) == 0:
         return None
-    neg = np.sort(neg)
+    # Sorted keys make each binary search start where the last one ended (numpy uses that
+    # hint): several times faster than searching for churners in row order.
+    neg, pos = np.sort(neg), np.sort(pos)
     below = np.searchsorted(neg, pos, side="left")
     upto = np.searchsorted(neg, pos, side="right")
     return float((below + 0.5 * (upto - below)).sum() / (len(pos) * len(neg)))
@@ -63,7 +65,8 @@ def auc_interval(risk: np.ndarray, y: np.ndarray, accounts: np.ndarray, reps: in
     codes, acc = np.unique(accounts, return_inverse=True)
     order = np.argsort(risk[~y], kind="stable")
     neg, neg_acc = risk[~y][order], acc[~y][order].astype(np.intp)
-    pos, pos_acc = risk[y], acc[y].astype(np.intp)
+    pos_order = np.argsort(risk[y], kind="stable")  # sorted keys: faster binary search
+    pos, pos_acc = risk[y][pos_order], acc[y][pos_order].astype(np.intp)
     below, upto = np.searchsorted(neg, pos, side="left"), np.searchsorted(neg, pos, side="right")
     # Only the cut points next to churners matter: each replicate sums the non-churners'
     # weights per segment between cut points (reduceat), not a cumulative sum over all pairs.
