@@ -18,7 +18,7 @@ from chs.backtest.svg import BandRate
 from chs.report.model import GREY, Band, make_bands
 from chs.report.render import environment, write_atomic
 
-MODES = {"history": "stored snapshots", "rescore": "rescored with the current config"}
+MODES = {"history": "its stored snapshots", "rescore": "snapshots rescored with the current config"}
 NO_SIGNAL = 0.02  # |AUC - 0.5| within this: indistinguishable from chance at typical sample sizes
 
 
