@@ -178,4 +178,7 @@ def cross_check(cfg: Config) -> list[Problem]:
     out += _tree_checks(cfg)
     out += _action_checks(cfg)
     out += _outcome_checks(cfg)
+    for i, band in enumerate(cfg.report.at_risk_bands or []):
+        if band not in cfg.score.bands and band != "unknown":
+            out.append((("report", "at_risk_bands", i), f"unknown band '{band}' (bands: {', '.join(cfg.score.bands)})"))
     return out

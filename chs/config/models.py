@@ -92,6 +92,11 @@ class Source(Strict):
     columns: dict[str, str] = Field(default_factory=dict)
     csv: CsvOptions | None = None
     timezone: str | None = None
+    # A source whose newest row is older than this at as_of is stale: warned, and with
+    # `chs score --strict` an error (exit 65).
+    max_age: str = "7d"
+
+    _max_age = field_validator("max_age")(_duration)
 
 
 class Variable(Strict):
@@ -318,6 +323,13 @@ class Outcomes(Strict):
     observed_until: dt.date | None = None
 
 
+class ReportSettings(Strict):
+    """`report:`: what the weekly review calls at risk, and the currency revenue is shown in."""
+
+    at_risk_bands: list[str] | None = None  # default: the lowest band only
+    currency: str | None = None
+
+
 class Config(Strict):
     """The whole chs.yaml."""
 
@@ -332,3 +344,4 @@ class Config(Strict):
     actions: list[Action] = Field(default_factory=list)
     delivery: Delivery | None = None
     outcomes: Outcomes | None = None
+    report: ReportSettings = Field(default_factory=ReportSettings)
