@@ -23,13 +23,15 @@ from chs.bind_check import check_scale_inputs, check_variables, dry_run
 from chs.compiler import Plan, compile_plan, needed_sources
 from chs.config import LoadedConfig
 from chs.db import connect
-from chs.errors import ChsError
+from chs.durations import parse_days
+from chs.errors import ChsError, DataError
 from chs.history import ensure_schema, out_scores_sql, replace_snapshot
 from chs.lock import run_lock
 from chs.outputs import Staging
 from chs.snapshot_meta import node_metadata
 from chs.sources import SourceInfo, register_all
 from chs.sql import ident, string
+from chs.working_copy import working_copy
 
 Progress = Callable[[str], None]
 
@@ -51,6 +53,7 @@ class SnapshotResult:
     bands: dict[str, int]
     actions_created: int
     seconds: float
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -77,30 +80,58 @@ def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date
     return Prepared(con=con, sources=sources, plan=plan)
 
 
-def _source_manifest(prep: Prepared) -> dict[str, Any]:
-    """Per source: files, rows, rejects, and the newest row this as_of could see (no look-ahead)."""
+def freshness(prep: Prepared, loaded: LoadedConfig, as_of: dt.date) -> dict[str, dict[str, Any]]:
+    """Per source with a `time:` column: the newest row visible at as_of (no look-ahead), its
+    age in days and whether that exceeds the source's `max_age` (a stale export)."""
+    cfg = loaded.config
     timed = [n for n, info in prep.sources.items() if info.has_time]
-    visible: dict[str, str | None] = {}
-    if timed:
-        sql = " UNION ALL ".join(
-            f"SELECT {string(n)}, CAST(max(s.__ts) AS VARCHAR) FROM {ident(prep.sources[n].relation)} AS s, "
-            f"__params AS p WHERE s.__date <= p.as_of" for n in timed)
-        visible = dict(prep.con.execute(sql).fetchall())
+    if not timed:
+        return {}
+    sql = " UNION ALL ".join(
+        f"SELECT {string(n)}, CAST(max(s.__ts) AS VARCHAR), max(s.__date) FROM {ident(prep.sources[n].relation)} "
+        f"AS s, __params AS p WHERE s.__date <= p.as_of" for n in timed)
+    out = {}
+    for name, newest, newest_day in prep.con.execute(sql).fetchall():
+        src = cfg.sources[name]
+        limit = parse_days(src.max_age)
+        age = (as_of - newest_day).days if newest_day is not None else None
+        # Only event exports (`time:`) go stale; a contract list (`valid:` only) may rightly be old.
+        stale = src.time is not None and (age is None or age > limit)
+        out[name] = {"newest": newest, "age_days": age, "max_age_days": limit, "stale": stale}
+    return out
+
+
+def _source_manifest(prep: Prepared, fresh: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per source: files, rows, rejects, and the newest row this as_of could see (no look-ahead)."""
     out = {}
     for name, info in prep.sources.items():
         entry = info.manifest()
         entry["newest_in_export"] = entry.pop("newest")
-        entry["newest"] = visible.get(name)
+        entry["newest"] = fresh.get(name, {}).get("newest")
+        if name in fresh:
+            entry.update({k: fresh[name][k] for k in ("age_days", "max_age_days", "stale")})
         out[name] = entry
     return out
 
 
-def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Staging | None) -> SnapshotResult:
+def stale_warnings(fresh: dict[str, dict[str, Any]], as_of: dt.date) -> list[str]:
+    return [f"source {name}: newest row {f['newest'] or 'none'} is "
+            f"{'no row at all' if f['age_days'] is None else str(f['age_days']) + ' days'} before {as_of} "
+            f"(max_age {f['max_age_days']}d): the export may be stale"
+            for name, f in fresh.items() if f["stale"]]
+
+
+def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Staging | None,
+             strict: bool = False) -> SnapshotResult:
     con, plan = prep.con, prep.plan
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     run_id = f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
     set_as_of(con, as_of)
+    fresh = freshness(prep, loaded, as_of)
+    warnings = stale_warnings(fresh, as_of)
+    if strict and warnings:
+        raise DataError("--strict: " + "; ".join(warnings) + f"; nothing stored for {as_of}")
     timings: dict[str, float] = {}
     for step in plan.steps:
         t0 = time.perf_counter()
@@ -118,7 +149,7 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
             "config": str(loaded.path), "config_hash": loaded.digest, "status": "ok",
             "started_at": started_at.isoformat() + "Z", "accounts": accounts, "bands": bands,
             "actions_created": created,
-            "sources": _source_manifest(prep),
+            "sources": _source_manifest(prep, fresh), "warnings": warnings,
             "timings_seconds": {**timings, "total": round(time.perf_counter() - started, 4)},
         }
         con.execute(
@@ -140,37 +171,52 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
         con.execute("ROLLBACK")
         raise
     return SnapshotResult(as_of=as_of, run_id=run_id, accounts=accounts, bands=bands,
-                          actions_created=created, seconds=round(time.perf_counter() - started, 3))
+                          actions_created=created, seconds=round(time.perf_counter() - started, 3),
+                          warnings=warnings)
 
 
-def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None = None) -> RunResult:
-    """Score each date in order (each a snapshot); export the last one. Holds the run lock."""
+def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None = None,
+          strict: bool = False) -> RunResult:
+    """Score each date in order (each a snapshot); export the last one. Holds the run lock.
+    `strict`: rows that could not be read, or a stale export, stop the run (DataError, 65)
+    before that date is stored."""
     if not dates:
         raise ChsError("no dates to score")
     result = RunResult()
+    staging: Staging | None = None
     with run_lock(loaded.database):
-        con = connect(loaded.database)
-        try:
-            prep = prepare(con, loaded, dates[0])
-            result.sources = prep.sources
-            ensure_schema(con, prep.plan.nodes)
-            for i, as_of in enumerate(dates):
-                last = i == len(dates) - 1
-                staging = Staging(loaded.output_dir) if last else None
-                try:
-                    snap = _run_one(prep, loaded, as_of, staging)
-                    if staging is not None:
-                        result.outputs = [str(p) for p in staging.commit()]
-                finally:
-                    if staging is not None:
-                        staging.discard()
-                result.snapshots.append(snap)
-                if progress:
-                    progress(f"scored {as_of} ({snap.accounts} accounts, {snap.seconds:.2f}s)")
-            # Delivery runs after every snapshot committed: a slow or failing webhook never
-            # blocks or undoes scoring; what failed is retried on the next run.
-            if loaded.config.delivery is not None:
-                result.delivery = deliver_pending(con, loaded)
-        finally:
-            con.close()
+        with working_copy(loaded.database) as path:
+            con = connect(path)
+            try:
+                prep = prepare(con, loaded, dates[0])
+                result.sources = prep.sources
+                rejected = {n: i.rejected for n, i in prep.sources.items() if i.rejected}
+                if strict and rejected:
+                    raise DataError("--strict: rows that could not be read: " + ", ".join(
+                        f"{n} {r}" for n, r in rejected.items()) + "; nothing stored")
+                ensure_schema(con, prep.plan.nodes)
+                for i, as_of in enumerate(dates):
+                    last = i == len(dates) - 1
+                    staging = Staging(loaded.output_dir) if last else None
+                    snap = _run_one(prep, loaded, as_of, staging, strict)
+                    result.snapshots.append(snap)
+                    if progress:
+                        progress(f"scored {as_of} ({snap.accounts} accounts, {snap.seconds:.2f}s)")
+                # Delivery runs after every snapshot committed: a slow or failing webhook never
+                # blocks or undoes scoring; what failed is retried on the next run.
+                if loaded.config.delivery is not None:
+                    result.delivery = deliver_pending(con, loaded)
+                con.execute("CHECKPOINT")
+            except BaseException:
+                if staging is not None:
+                    staging.discard()
+                raise
+            finally:
+                con.close()
+        # The new history is in place; now the exports of the last date follow it.
+        if staging is not None:
+            try:
+                result.outputs = [str(p) for p in staging.commit()]
+            finally:
+                staging.discard()
     return result

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -47,6 +48,35 @@ def err() -> Console:
 def log(message: str) -> None:
     if not OPTIONS.quiet:
         err().print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    """Data problems (rejected rows, stale exports): on stderr even with --quiet, which hides
+    progress and summaries, never problems with the data."""
+    err().print(message, markup=False)
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Callable[[str], None] | None]:
+    """A Rich progress bar on a terminal (not with --quiet); off a terminal one line per step
+    only with --verbose. Yields the callback the library calls once per finished step."""
+    if OPTIONS.quiet:
+        yield None
+        return
+    if not sys.stderr.isatty():
+        yield (lambda message: err().print(message, markup=False)) if OPTIONS.verbose else None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=err(), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+
+        def advance(message: str) -> None:
+            bar.update(task, advance=1, description=message)
+            if OPTIONS.verbose:
+                bar.console.print(message, markup=False)
+
+        yield advance
 
 
 def debug(message: str) -> None:

@@ -18,7 +18,7 @@ from chs.cli.score_cmds import compile_cmd, init_cmd, score_cmd, validate_cmd
 
 app = typer.Typer(
     name="chs", help="Customer Health Score: score accounts from your exports, explain, report, act.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -56,5 +56,27 @@ app.command("calibrate")(calibrate_cmd)
 app.command("diff")(diff_cmd)
 
 
+def _hide_flag_types() -> None:
+    """Typer's help shows `<bool>` beside every flag, which reads as if a value were expected;
+    a flag needs no type in its help."""
+    from typer.core import TyperOption
+
+    original = TyperOption.display_type_rich
+    if getattr(original, "_chs", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx):  # type: ignore[no-untyped-def]
+        return None if self.is_flag else original(self, ctx)
+
+    display_type_rich._chs = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
 def run() -> None:
-    app()
+    import sys
+
+    from chs.cli.argv import hoist_global_options
+    _hide_flag_types()
+    command = typer.main.get_command(app)
+    args = hoist_global_options(sys.argv[1:], command) if hasattr(command, "commands") else sys.argv[1:]
+    command(args=args, prog_name="chs")

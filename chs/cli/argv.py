@@ -1,0 +1,60 @@
+"""Global options may follow the command: `chs validate --config x.yaml` = `chs --config x.yaml validate`.
+
+Click only reads a group's options before the subcommand, so `run()` moves the global ones
+forward first. It knows which of the subcommand's own options take a value, so a value
+that happens to look like a global flag (`--note -q`) stays where it is; `--` ends it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+GLOBAL_FLAGS = {"--quiet", "-q", "--verbose", "-v", "--no-color"}
+GLOBAL_VALUED = {"--config", "-c"}
+
+
+def _valued_options(command: Any) -> set[str]:
+    """Options of a (typer/click) command that take a value; flags and arguments do not."""
+    if command is None:
+        return set()
+    return {opt for p in command.params if hasattr(p, "is_flag") and not p.is_flag
+            for opt in (*p.opts, *p.secondary_opts) if opt.startswith("-")}
+
+
+def hoist_global_options(argv: list[str], group: Any) -> list[str]:
+    """Move global options found after the command name to before it."""
+    i = 0
+    while i < len(argv):  # skip global options that already stand before the command
+        token = argv[i]
+        if token in GLOBAL_VALUED:
+            i += 2
+        elif token.startswith("-"):
+            i += 1
+        else:
+            break
+    if i >= len(argv):
+        return argv
+    command = group.commands.get(argv[i])
+    valued = _valued_options(command)
+    moved: list[str] = []
+    rest: list[str] = []
+    j = i + 1
+    while j < len(argv):
+        token = argv[j]
+        if token == "--":
+            rest += argv[j:]
+            break
+        if token in GLOBAL_FLAGS:
+            moved.append(token)
+        elif token in GLOBAL_VALUED and j + 1 < len(argv):
+            moved += [token, argv[j + 1]]
+            j += 1
+        elif token.startswith("--config="):
+            moved.append(token)
+        else:
+            rest.append(token)
+            if token in valued and j + 1 < len(argv):  # the option's value, whatever it looks like
+                rest.append(argv[j + 1])
+                j += 1
+        j += 1
+    return argv[:i] + moved + [argv[i]] + rest
