@@ -15,6 +15,7 @@ from chs.cli.diff_cmd import diff_cmd
 from chs.cli.explain_cmd import explain_cmd
 from chs.cli.report_cmd import report_cmd
 from chs.cli.score_cmds import compile_cmd, init_cmd, score_cmd, validate_cmd
+from chs.cli.scores_cmd import scores_cmd
 
 app = typer.Typer(
     name="chs", help="Customer Health Score: score accounts from your exports, explain, report, act.",
@@ -54,6 +55,7 @@ app.command("explain")(explain_cmd)
 app.command("backtest")(backtest_cmd)
 app.command("calibrate")(calibrate_cmd)
 app.command("diff")(diff_cmd)
+app.command("scores")(scores_cmd)
 
 
 def _hide_flag_types() -> None:

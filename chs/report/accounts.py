@@ -1,4 +1,5 @@
-"""Account lists: movers, band changes and the at-risk list, each a top-N query.
+"""Account lists: movers, band changes, the at-risk list, renewals, churned and new accounts;
+each a top-N query.
 
 The driver of a change is the leaf with the largest |Δ(effective_weight × sub_score)|
 between the two snapshots: those parts add up exactly to the score change (DESIGN 2.3).
@@ -10,7 +11,7 @@ import re
 from typing import Any
 
 from chs.report.context import Context
-from chs.report.model import AccountRow, AtRisk, Driver, Movers
+from chs.report.model import AccountRow, AtRisk, Churn, Driver, Movers, Renewals
 from chs.report.redact import Pseudonyms
 
 _COLUMNS = ("c.account_id, c.account_name, c.owner, c.segment, c.score, c.band, c.prev_score, c.prev_band, "
@@ -69,12 +70,14 @@ def movers(ctx: Context, names: Pseudonyms | None) -> Movers:
                        "ORDER BY delta, c.account_id LIMIT $n", {"n": o.top_movers}, names)
     gains = _rows(ctx, f"SELECT {_COLUMNS} FROM r_cur AS c WHERE c.score > c.prev_score "
                        "ORDER BY delta DESC, c.account_id LIMIT $n", {"n": o.top_movers}, names)
-    # Worsening first (to a lower band or to unknown), then by MRR, then by size of the change.
+    # Worst first: to a lower band (or to unknown) before to a higher one, more bands down
+    # first, then the largest drop in points, then revenue.
     changed = ("FROM r_cur AS c LEFT JOIN r_bands AS bc ON bc.band = c.band "
                "LEFT JOIN r_bands AS bp ON bp.band = c.prev_band "
                "WHERE c.prev_band IS NOT NULL AND c.band IS DISTINCT FROM c.prev_band")
-    order = ("coalesce(bc.rank, 99) > coalesce(bp.rank, 99) DESC, c.mrr DESC NULLS LAST, "
-             "abs(c.score - c.prev_score) DESC NULLS LAST, c.account_id")
+    order = ("coalesce(bc.rank, 99) > coalesce(bp.rank, 99) DESC, "
+             "coalesce(bc.rank, 99) - coalesce(bp.rank, 99) DESC, "
+             "c.score - c.prev_score NULLS FIRST, c.mrr DESC NULLS LAST, c.account_id")
     band_changes = _rows(ctx, f"SELECT {_COLUMNS} {changed} ORDER BY {order} LIMIT $n",
                          {"n": o.top_band_changes}, names)
     total, new, matched = ctx.con.execute(
@@ -88,16 +91,7 @@ def movers(ctx: Context, names: Pseudonyms | None) -> Movers:
     return Movers(drops, gains, band_changes, total, new, gone)
 
 
-def at_risk(ctx: Context, names: Pseudonyms | None) -> AtRisk:
-    """Accounts in an at-risk band, ranked by MRR × (100 − score), or by (100 − score)."""
-    by_mrr = ctx.mrr_leaf is not None
-    rank = "coalesce(c.mrr, 0) * (100 - c.score)" if by_mrr else "100 - c.score"
-    where = "WHERE list_contains($risk, c.band)"
-    rows = _rows(ctx, f"SELECT {_COLUMNS} FROM r_cur AS c {where} "
-                      f"ORDER BY {rank} DESC, c.score, c.account_id LIMIT $n",
-                 {"risk": ctx.params["risk"], "n": ctx.options.top_at_risk}, names)
-    total = ctx.con.execute(f"SELECT count(*) FROM r_cur AS c {where}",
-                            {"risk": ctx.params["risk"]}).fetchone()[0]
+def _attach_open_actions(ctx: Context, rows: list[AccountRow]) -> None:
     if ctx.has_actions and rows:
         counts = dict(ctx.con.execute(
             "SELECT account_id, count(*) FROM actions WHERE status = 'open' AND created_as_of <= $d "
@@ -105,4 +99,62 @@ def at_risk(ctx: Context, names: Pseudonyms | None) -> AtRisk:
             {"d": ctx.as_of, "ids": [r.account_id for r in rows]}).fetchall())
         for row in rows:
             row.open_actions = counts.get(row.account_id, 0)
+
+
+def at_risk(ctx: Context, names: Pseudonyms | None) -> AtRisk:
+    """Accounts in an at-risk band, worst band first (red before yellow; `unknown`, which has
+    no score, last), then by MRR × (100 − score), or by (100 − score) without revenue."""
+    by_mrr = ctx.has_mrr
+    rank = "coalesce(c.mrr, 0) * (100 - c.score)" if by_mrr else "100 - c.score"
+    where = "WHERE list_contains($risk, c.band)"
+    band_order = "CASE WHEN c.band = 'unknown' THEN -1 ELSE coalesce(b.rank, -1) END DESC"
+    rows = _rows(ctx, f"SELECT {_COLUMNS} FROM r_cur AS c LEFT JOIN r_bands AS b ON b.band = c.band "
+                      f"{where} ORDER BY {band_order}, {rank} DESC NULLS LAST, c.score, c.account_id LIMIT $n",
+                 {"risk": ctx.params["risk"], "n": ctx.options.top_at_risk}, names)
+    total = ctx.con.execute(f"SELECT count(*) FROM r_cur AS c {where}",
+                            {"risk": ctx.params["risk"]}).fetchone()[0]
+    _attach_open_actions(ctx, rows)
     return AtRisk(rows=rows, total=total, ranked_by_mrr=by_mrr, has_renewal=ctx.renewal_leaf is not None)
+
+
+def renewals(ctx: Context, names: Pseudonyms | None) -> Renewals:
+    """Accounts whose days-to-renewal leaf is within [0, renewal_days] at as_of, soonest first."""
+    days = ctx.options.renewal_days
+    if ctx.renewal_leaf is None:
+        return Renewals(rows=[], total=0, mrr=None, mrr_at_risk=None, days=days, available=False)
+    where = "WHERE c.renewal >= 0 AND c.renewal <= $days"
+    rows = _rows(ctx, f"SELECT {_COLUMNS} FROM r_cur AS c {where} "
+                      "ORDER BY c.renewal, c.score NULLS FIRST, c.account_id LIMIT $n",
+                 {"days": days, "n": ctx.options.top_renewals}, names)
+    total, mrr, mrr_risk = ctx.con.execute(
+        f"SELECT count(*), sum(mrr), sum(mrr) FILTER (WHERE list_contains($risk, band)) FROM r_cur AS c {where}",
+        {"days": days, "risk": ctx.params["risk"]}).fetchone()
+    _attach_open_actions(ctx, rows)
+    return Renewals(rows=rows, total=total, mrr=(mrr or 0.0) if ctx.has_mrr else None,
+                    mrr_at_risk=(mrr_risk or 0.0) if ctx.has_mrr else None, days=days, available=True)
+
+
+def _plain_rows(ctx: Context, sql: str, params: dict[str, Any], names: Pseudonyms | None) -> list[AccountRow]:
+    """Rows of (account_id, name, owner, segment, score, band, mrr)."""
+    return [AccountRow(account_id=a, name=names.account(a) if names else name,
+                       owner=names.owner(owner) if names and owner is not None else owner,
+                       segment=segment, score=score, band=ctx.band(band), mrr=mrr)
+            for a, name, owner, segment, score, band, mrr in ctx.con.execute(sql, params).fetchall()]
+
+
+def churn(ctx: Context, names: Pseudonyms | None) -> Churn:
+    """Churned: scored at the compared snapshot, not at as_of (shown as they were then).
+    New: scored at as_of, not at the compared snapshot. Largest revenue first."""
+    if ctx.compared is None:
+        return Churn([], 0, None, [], 0, None)
+    cols = "x.account_id, x.account_name, x.owner, x.segment, x.score, x.band, x.mrr"
+    order = "ORDER BY x.mrr DESC NULLS LAST, x.score NULLS FIRST, x.account_id LIMIT $n"
+    gone_from = "FROM r_cmp AS x ANTI JOIN r_cur AS o ON o.account_id = x.account_id"
+    new_from = "FROM r_cur AS x ANTI JOIN r_cmp AS o ON o.account_id = x.account_id"
+    n = {"n": ctx.options.top_accounts}
+    gone = _plain_rows(ctx, f"SELECT {cols} {gone_from} {order}", n, names)
+    new = _plain_rows(ctx, f"SELECT {cols} {new_from} {order}", n, names)
+    (gone_n, gone_mrr), (new_n, new_mrr) = (ctx.con.execute(f"SELECT count(*), sum(x.mrr) {f}").fetchone()
+                                            for f in (gone_from, new_from))
+    has = ctx.has_mrr
+    return Churn(gone, gone_n, (gone_mrr or 0.0) if has else None, new, new_n, (new_mrr or 0.0) if has else None)

@@ -1,22 +1,27 @@
 """Which snapshots a report compares, what its leaves mean, and the per-report temp tables.
 
 Everything is read from the stored history (runs, scores, node_scores, snapshot_nodes);
-nothing is recomputed from the exports. The two temp tables `r_cur` (one row per account
-at as_of, with MRR and days to renewal when a leaf provides them) and `r_cmp` (the compared
-snapshot) are what every section queries, so each big table is scanned once per report.
+nothing is recomputed from the exports. The one exception is revenue: the history does not
+store it, so when the config declares `accounts.revenue` that column is read from the
+account list (chs/report/revenue.py). The two temp tables `r_cur` (one row per account at
+as_of, with monthly revenue and days to renewal) and `r_cmp` (the compared snapshot) are
+what every section queries, so each big table is scanned once per report.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from chs.errors import InputMissingError, UsageError
 from chs.report.model import Band, ReportOptions
+
+if TYPE_CHECKING:
+    from chs.config import LoadedConfig
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,13 @@ class Context:
     renewal_leaf: Leaf | None
     manifest: dict[str, Any]
     has_actions: bool
+    revenue_source: str | None = None  # "accounts" (accounts.revenue), "leaf" (name fallback) or None
+    revenue_note: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def has_mrr(self) -> bool:
+        return self.revenue_source is not None
 
     @property
     def params(self) -> dict[str, Any]:
@@ -111,49 +123,94 @@ def _manifest(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> dict[str, Any]:
         return {}
 
 
-def open_context(con: duckdb.DuckDBPyConnection, options: ReportOptions, bands: list[Band]) -> Context:
-    """Resolve the snapshots and leaf roles, and build r_cur / r_cmp."""
+def _is_nps(leaf: Leaf) -> bool:
+    """An `agg: nps` variable (its description starts with `nps`), else a variable named like nps."""
+    return (leaf.description or "").lower().startswith("nps")
+
+
+def open_context(con: duckdb.DuckDBPyConnection, options: ReportOptions, bands: list[Band],
+                 loaded: LoadedConfig | None = None) -> Context:
+    """Resolve the snapshots, leaf roles and revenue, and build r_cur / r_cmp.
+
+    With `loaded` and `accounts.revenue` declared, revenue is that column of the account list;
+    otherwise (the old behaviour) the raw value of a leaf whose variable is named like `mrr`,
+    with a warning, since a name is a guess.
+    """
     tables = _tables(con)
     if not {"scores", "node_scores", "snapshot_nodes", "runs"} <= tables:
         raise InputMissingError("no snapshots stored yet; run `chs score` first")
     as_of, compared, note, count = _resolve_dates(con, options)
     leaves = _leaves(con, as_of)
+    declared = loaded is not None and loaded.config.accounts.revenue is not None
+    mrr_leaf = None if declared else _find(leaves, lambda lf: "mrr" in lf.variable.lower())
     ctx = Context(
         con=con, options=options, bands=bands, as_of=as_of, compared=compared, compared_note=note,
-        snapshots=count, leaves=leaves,
-        mrr_leaf=_find(leaves, lambda lf: "mrr" in lf.variable.lower()),
-        nps_leaf=_find(leaves, lambda lf: (lf.description or "").lower().startswith("nps")),
+        snapshots=count, leaves=leaves, mrr_leaf=mrr_leaf,
+        nps_leaf=(_find(leaves, _is_nps) or _find(leaves, lambda lf: "nps" in lf.variable.lower())),
         renewal_leaf=_find(leaves, lambda lf: "renewal" in lf.variable.lower()),
         manifest=_manifest(con, as_of), has_actions="actions" in tables,
     )
+    if declared:
+        from chs.report.revenue import register_revenue
+        ctx.revenue_source = "accounts"
+        ctx.revenue_note, warnings = register_revenue(con, loaded)
+        ctx.warnings += warnings
+    elif mrr_leaf is not None:
+        ctx.revenue_source = "leaf"
+        ctx.revenue_note = (f"MRR is the raw value of leaf {mrr_leaf.node} (variable '{mrr_leaf.variable}', "
+                            "found by its name)")
+        ctx.warnings.append(
+            f"no accounts.revenue declared: revenue at risk uses the leaf {mrr_leaf.node} because its "
+            f"variable '{mrr_leaf.variable}' is named like mrr; declare accounts.revenue (and "
+            "revenue_unit) in the config to use the account list's revenue column")
     _build_tables(ctx)
     return ctx
 
 
-def _leaf_join(alias: str, leaf: Leaf | None) -> tuple[str, str]:
-    """(select expression, join) for one leaf's raw value at as_of.
+def _leaf_order(ctx: Context, leaf: Leaf | None, day: dt.date | None) -> int | None:
+    """The leaf's node_order in the snapshot of `day` (the tree may differ between snapshots)."""
+    if leaf is None or day is None:
+        return None
+    if day == ctx.as_of:
+        return leaf.node_order
+    row = ctx.con.execute("SELECT node_order FROM snapshot_nodes WHERE as_of = $day AND node = $n",
+                          {"day": day, "n": leaf.node}).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _leaf_join(alias: str, order: int | None, day_param: str = "$d") -> tuple[str, str]:
+    """(select expression, join) for one leaf's raw value on the snapshot `day_param`.
 
     Filtering on node_order (an integer, unique within the snapshot) is an order of magnitude
     faster than on the node path over node_scores' many rows.
     """
-    if leaf is None:
+    if order is None:
         return f"NULL::DOUBLE AS {alias}", ""
     return (f"{alias}.raw_value AS {alias}",
-            (f"LEFT JOIN (SELECT account_id, raw_value FROM node_scores WHERE as_of = $d "
-            f"AND node_order = {int(leaf.node_order)}) AS {alias} ON {alias}.account_id = s.account_id"))
+            (f"LEFT JOIN (SELECT account_id, raw_value FROM node_scores WHERE as_of = {day_param} "
+            f"AND node_order = {int(order)}) AS {alias} ON {alias}.account_id = s.account_id"))
+
+
+def _revenue_join(ctx: Context, day_param: str, day: dt.date | None) -> tuple[str, str]:
+    if ctx.revenue_source == "accounts":
+        return "rv.revenue AS mrr", "LEFT JOIN r_revenue AS rv ON rv.account_id = s.account_id"
+    return _leaf_join("mrr", _leaf_order(ctx, ctx.mrr_leaf, day), day_param)
 
 
 def _build_tables(ctx: Context) -> None:
-    """r_cur: one row per account at as_of with its MRR, days to renewal and compared score."""
+    """r_cur: one row per account at as_of with its revenue, days to renewal and compared score;
+    r_cmp: the compared snapshot's accounts with their revenue."""
     con = ctx.con
-    mrr_col, mrr_join = _leaf_join("mrr", ctx.mrr_leaf)
-    ren_col, ren_join = _leaf_join("renewal", ctx.renewal_leaf)
-    con.execute("CREATE OR REPLACE TEMP TABLE r_cmp AS SELECT account_id, score, band FROM scores "
-                "WHERE as_of = $c", {"c": ctx.compared})
+    mrr_col, mrr_join = _revenue_join(ctx, "$d", ctx.as_of)
+    ren_col, ren_join = _leaf_join("renewal", _leaf_order(ctx, ctx.renewal_leaf, ctx.as_of))
+    cmp_col, cmp_join = _revenue_join(ctx, "$c", ctx.compared)
+    con.execute("CREATE OR REPLACE TEMP TABLE r_cmp AS SELECT s.account_id, s.account_name, s.owner, "
+                f"s.segment, s.score, s.band, {cmp_col} FROM scores AS s {cmp_join} WHERE s.as_of = $c",
+                {"c": ctx.compared})
     con.execute(
         "CREATE OR REPLACE TEMP TABLE r_cur AS SELECT s.account_id, s.account_name, s.owner, s.segment, "
         f"s.score, s.band, s.coverage, s.top_risks, {mrr_col}, {ren_col}, p.score AS prev_score, "
-        "p.band AS prev_band FROM scores AS s "
+        "p.band AS prev_band, p.owner AS prev_owner FROM scores AS s "
         f"{mrr_join} {ren_join} LEFT JOIN r_cmp AS p ON p.account_id = s.account_id WHERE s.as_of = $d",
         {"d": ctx.as_of})
     con.execute("CREATE OR REPLACE TEMP TABLE r_bands (band VARCHAR, rank INTEGER, at_risk BOOLEAN)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from chs.errors import ConfigError
+
 # Okabe-Ito, colour-blind safe, all readable with black text (EXPORTS.md "Report conventions").
 GREEN, ORANGE, VERMILLION, GREY = "#009E73", "#E69F00", "#D55E00", "#BBBBBB"
 EXTRA_COLOURS = ["#56B4E9", "#CC79A7", "#F0E442", "#0072B2"]
@@ -13,7 +15,11 @@ NAMED_COLOURS = {"green": GREEN, "yellow": ORANGE, "amber": ORANGE, "orange": OR
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """What to report on. `bands` are the config's band minimums (name -> minimum score)."""
+    """What to report on. `bands` are the config's band minimums (name -> minimum score).
+
+    `at_risk_bands` (config `report.at_risk_bands`) names the bands that count as at risk;
+    None means the lowest band only. `currency` is shown next to revenue figures.
+    """
 
     bands: dict[str, float]
     name: str = "chs"
@@ -26,6 +32,11 @@ class ReportOptions:
     top_at_risk: int = 25
     top_groups: int = 30
     trend_periods: int = 12
+    at_risk_bands: tuple[str, ...] | None = None
+    currency: str | None = None
+    renewal_days: int = 90  # renewals listed: days to renewal within [0, renewal_days]
+    top_renewals: int = 30
+    top_accounts: int = 30  # churned and new accounts listed by name
 
 
 @dataclass(frozen=True)
@@ -40,8 +51,20 @@ class Band:
     at_risk: bool
 
 
-def make_bands(bands: dict[str, float]) -> list[Band]:
-    """Best band first, then `unknown`. Every band below the best one counts as at risk."""
+def risk_names(bands: dict[str, float], at_risk: list[str] | tuple[str, ...] | None) -> set[str]:
+    """The at-risk bands: the names given (bands of the config, or `unknown`), else the lowest band."""
+    if at_risk is None:
+        return {min(bands.items(), key=lambda kv: kv[1])[0]} if bands else set()
+    unknown = [name for name in at_risk if name not in bands and name != "unknown"]
+    if unknown:
+        raise ConfigError([f"report.at_risk_bands: '{name}' is not a band of score.bands "
+                           f"({', '.join(bands)}, or unknown)" for name in unknown])
+    return set(at_risk)
+
+
+def make_bands(bands: dict[str, float], at_risk: list[str] | tuple[str, ...] | None = None) -> list[Band]:
+    """Best band first, then `unknown`. At risk: the bands named in `at_risk`, by default the lowest."""
+    risky = risk_names(bands, at_risk)
     ordered = sorted(bands.items(), key=lambda kv: -kv[1])
     n = len(ordered)
     out = []
@@ -59,8 +82,8 @@ def make_bands(bands: dict[str, float]) -> list[Band]:
             colour = next(extra)
         middle = ("triangle", "diamond")[(rank - 1) % 2]
         glyph = "circle" if rank == 0 else "square" if rank == n - 1 else middle
-        out.append(Band(name, float(minimum), rank, colour, glyph, at_risk=rank > 0))
-    out.append(Band("unknown", None, n, GREY, "ring", at_risk=False))
+        out.append(Band(name, float(minimum), rank, colour, glyph, at_risk=name in risky))
+    out.append(Band("unknown", None, n, GREY, "ring", at_risk="unknown" in risky))
     return out
 
 
@@ -110,6 +133,8 @@ class Headline:
     avg_change: float | None
     nps: float | None  # mean of the accounts' NPS (see docs/report.md)
     nps_accounts: int | None
+    at_risk_accounts: int = 0
+    prev_at_risk_accounts: int | None = None
 
 
 @dataclass
@@ -202,6 +227,67 @@ class Quality:
 class TrendPoint:
     as_of: dt.date
     counts: list[int]  # in the order of Report.bands
+    avg_score: float | None = None
+    nps: float | None = None  # mean of the accounts' NPS in that snapshot
+    nps_accounts: int = 0
+
+
+@dataclass
+class BacklogRow:
+    owner: str | None
+    open: int
+    overdue: int  # open with due_date < as_of
+    oldest_due: dt.date | None  # earliest due date among the open actions
+
+
+@dataclass
+class Backlog:
+    rows: list[BacklogRow]
+    total_owners: int
+    open: int
+    overdue: int
+    available: bool  # the history has an actions table
+
+
+@dataclass
+class Renewals:
+    rows: list[AccountRow]
+    total: int
+    mrr: float | None  # revenue of all accounts renewing in the window
+    mrr_at_risk: float | None  # of those in an at-risk band
+    days: int
+    available: bool  # a leaf holds days to renewal
+
+
+@dataclass
+class Churn:
+    """Accounts scored at the compared snapshot but not at as_of (churned), and the reverse (new)."""
+
+    churned: list[AccountRow]
+    churned_total: int
+    churned_mrr: float | None
+    new: list[AccountRow]
+    new_total: int
+    new_mrr: float | None
+
+
+@dataclass
+class OwnerChange:
+    owner: str | None
+    accounts: int  # owned at as_of
+    prev_accounts: int  # owned at the compared snapshot
+    avg_score: float | None
+    prev_avg_score: float | None
+    change: float | None
+    worse: int  # accounts (owned now) in a lower band than at the compared snapshot
+    dropped: int  # accounts (owned now) whose score went down
+    better: int  # accounts (owned now) in a higher band
+
+
+@dataclass
+class OwnerChanges:
+    rows: list[OwnerChange]
+    total_owners: int
 
 
 @dataclass
@@ -217,6 +303,17 @@ class Report:
     actions: ActionsSummary
     quality: Quality
     generated_at: str
+    backlog: Backlog | None = None
+    renewals: Renewals | None = None
+    churn: Churn | None = None
+    owner_changes: OwnerChanges | None = None
+    currency: str | None = None
+    revenue_note: str | None = None  # where revenue comes from, shown in the report
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def has_nps_trend(self) -> bool:
+        return any(p.nps is not None for p in self.trend)
 
     @property
     def shown_bands(self) -> list[Band]:
