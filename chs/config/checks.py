@@ -60,7 +60,8 @@ def _variable_checks(cfg: Config) -> list[Problem]:
                 out.append((("sources", var.source), f"source '{var.source}' needs `account:` (the account key column)"))
             needs_time = var.window is not None or var.agg in ("days_since", "latest", "pct_change")
             if needs_time and src.time is None and src.valid is None:
-                out.append((at, f"agg '{var.agg}' with a window needs `time:` on source '{var.source}'"))
+                what = "a window" if var.window is not None else f"agg '{var.agg}'"
+                out.append((at, f"{what} needs `time:` (or `valid:`) on source '{var.source}'"))
         for key in ("expr", "where"):
             fragment = getattr(var, key)
             if fragment is not None and (problem := fragment_problem(key, fragment)):
