@@ -28,7 +28,7 @@ demo: install
 	$(CHS) init --example demo
 	cd demo && ../$(CHS) score --from $(DEMO_FROM) --to $(DEMO_TO) --every 7d
 	cd demo && ../$(CHS) explain "$$(../$(PY) -c "import polars as pl; print(pl.read_parquet('out/scores.parquet').drop_nulls('score').sort('score')['account_id'][0])")"
-	cd demo && ../$(CHS) actions --status open | head -n 15
+	cd demo && ../$(CHS) actions --status open --format table | head -n 15
 	cd demo && ../$(CHS) report
 	cd demo && ../$(CHS) backtest --rescore --from $(BACKTEST_FROM) --to $(BACKTEST_TO) --every 7d -o out/backtest.html
 	@echo "outputs: demo/out (scores, drivers, actions, run.json), demo/out/report.html and demo/out/backtest.html"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -13,6 +15,7 @@ from chs.cli.common import handle_errors, log, out
 
 VERBS = {"done": "done", "dismiss": "dismissed"}
 STATUS_CHOICES = ("open", "done", "dismissed", "all")
+FORMATS = ("table", "csv", "tsv", "json")
 
 
 def _plain(value: Any) -> Any:
@@ -62,19 +65,34 @@ def actions_cmd(
     status: Annotated[str, typer.Option("--status", help="open, done, dismissed or all.")] = "open",
     rule: Annotated[str | None, typer.Option("--rule", help="Only actions of this rule id.")] = None,
     note: Annotated[str | None, typer.Option("--note", help="With done/dismiss: why, what happened.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document (= --format json).")] = False,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", metavar="FORMAT",
+        help="table (default on a terminal), tsv (default when stdout is not a terminal: a header, then "
+             "one line per action), csv or json.")] = None,
 ) -> None:
     """List calls-to-action (default: open ones), or close one: chs actions done 12 --note "called".
 
     Closing again with the same verb changes nothing (exit 0); done <-> dismissed is refused (exit 2).
+
+    Piped or redirected, the list is TSV (one line per action, for grep, wc, cut, sort); --format table keeps the table. CSV and TSV have the columns of actions.csv plus status; a text cell starting with = + - @ tab or CR gets a leading ' (no formula runs in a spreadsheet); in TSV, backslash, tab, newline and CR inside a cell are written as \\\\, \\t, \\n, \\r.
     """
+    if fmt is not None and fmt not in FORMATS:
+        raise typer.BadParameter(f"'{fmt}' is not one of {', '.join(FORMATS)}", param_hint="--format")
+    if as_json and fmt not in (None, "json"):
+        raise typer.BadParameter(f"--json and --format {fmt} exclude each other", param_hint="--format")
+    if verb is not None and fmt not in (None, "json"):
+        raise typer.BadParameter(f"--format {fmt} formats the list; with {verb} use --json or nothing",
+                                 param_hint="--format")
+    as_json = as_json or fmt == "json"
     if verb is None:
         if note is not None:
             raise typer.BadParameter("--note goes with done ID or dismiss ID", param_hint="--note")
         if status not in STATUS_CHOICES:
             raise typer.BadParameter(f"'{status}' is not one of {', '.join(STATUS_CHOICES)}",
                                      param_hint="--status")
-        _list(owner, status, rule, as_json)
+        chosen = fmt or ("json" if as_json else "table" if sys.stdout.isatty() else "tsv")
+        _list(owner, status, rule, chosen, explicit=fmt is not None or as_json)
         return
     if verb not in VERBS:
         raise typer.BadParameter(f"'{verb}' is not done or dismiss", param_hint="VERB")
@@ -86,17 +104,60 @@ def actions_cmd(
     _close(action_id, VERBS[verb], note, as_json)
 
 
-def _list(owner: str | None, status: str, rule: str | None, as_json: bool) -> None:
+def _list(owner: str | None, status: str, rule: str | None, fmt: str, explicit: bool) -> None:
     from chs.actions import list_actions
     rows = list_actions(common.load(), owner=owner, status=status, rule=rule)
-    if as_json:
-        document = [{k: _plain(v) for k, v in r.items()} for r in rows]
-        typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
-        return
-    if not rows:
-        log(f"no {'' if status == 'all' else status + ' '}actions")
-        return
-    out().print(_table(rows, show_status=status != "open"))
+    from chs.cli.scores_cmd import reader_may_leave
+    with reader_may_leave():  # `chs actions | head` is not an error
+        if fmt == "json":
+            document = [{k: _plain(v) for k, v in r.items()} for r in rows]
+            typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
+            return
+        if not rows:
+            # An empty list is no output, as ever; an explicit --format csv/tsv still gets its header.
+            if explicit and fmt in ("csv", "tsv"):
+                _delimited([], fmt)
+            log(f"no {'' if status == 'all' else status + ' '}actions")
+            return
+        if fmt == "table":
+            out().print(_table(rows, show_status=status != "open"))
+        else:
+            _delimited(rows, fmt)
+
+
+def delimited_columns() -> list[str]:
+    """The columns of actions.csv, plus status."""
+    from chs.actions.export import ACTION_COLUMNS
+    return [*ACTION_COLUMNS, "status"]
+
+
+def _cell(value: Any, tsv: bool) -> str:
+    """A value as CSV/TSV text: formula-like text neutralised as in actions.csv; in TSV,
+    backslash, tab, newline and CR escaped so that every action stays on one line."""
+    from chs.actions.export import FORMULA_STARTS
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return str(_plain(value))
+    if value.startswith(FORMULA_STARTS):
+        value = "'" + value
+    if tsv:
+        value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def _delimited(rows: list[dict[str, Any]], fmt: str) -> None:
+    """CSV (RFC 4180: quoted where needed, CRLF) or TSV (one line per action, LF)."""
+    columns = delimited_columns()
+    tsv = fmt == "tsv"
+    if tsv:
+        lines = ["\t".join(columns)]
+        lines += ["\t".join(_cell(r.get(c), tsv=True) for c in columns) for r in rows]
+        sys.stdout.write("\n".join(lines) + "\n")
+    else:
+        writer = csv.writer(sys.stdout, lineterminator="\r\n")
+        writer.writerow(columns)
+        writer.writerows([_cell(r.get(c), tsv=False) for c in columns] for r in rows)
 
 
 def _close(action_id: int, status: str, note: str | None, as_json: bool) -> None:
