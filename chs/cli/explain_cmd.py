@@ -1,18 +1,26 @@
 """`chs explain ACCOUNT`: the drill-down a CSM reads before a call (DESIGN 4).
 
 Parses, calls `chs.explain.explain` on the read-only database, renders with Rich (or prints
-one JSON document). Colour is decoration only: every number carries its sign and every
-band its text label, so the view reads the same with --no-color, NO_COLOR or in a pipe.
+one JSON document). Colour is decoration only: every number carries its sign, every band
+its text label and an overdue action the word OVERDUE, so the view reads the same with
+--no-color, NO_COLOR or in a pipe.
+
+Width: a terminal's width, else `COLUMNS`, else 120 in a pipe. Below 100 columns the tree
+keeps one line per node: the Weight column is dropped and bars get shorter (when the raw
+value column would get too narrow, the bars go, then Eff. %), descriptions and labels are
+shortened with "…" at a word boundary, never wrapped; the other lines wrap between words.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -21,7 +29,7 @@ from chs.cli import common
 from chs.cli.common import handle_errors, out, parse_date
 
 if TYPE_CHECKING:
-    from chs.explain import Explanation, NodeExplanation
+    from chs.explain import Explanation, NodeExplanation, WeightsChange
 
 BAND_LABELS = {"green": "healthy", "yellow": "watch", "red": "at risk", "unknown": "no score"}
 BAND_STYLES = {"green": "bold green", "yellow": "bold yellow", "red": "bold red", "unknown": "dim"}
@@ -29,6 +37,12 @@ SPARKS = "▁▂▃▄▅▆▇█"
 BAR_WIDTH = 10
 HISTORY_POINTS = 52  # a year of weekly snapshots in the sparkline
 MINUS = "−"
+PIPE_WIDTH = 120  # off a terminal without COLUMNS
+WIDE = 100  # from here on the full tree with wrapped descriptions
+RAW_MIN = 24  # narrow: the raw value column's least room before columns are dropped
+NODE_WIDTH = 28  # longest node label shown in full (wide); narrow: 20
+NODE_MIN = 12
+ELLIPSIS = "…"
 
 
 @handle_errors
@@ -44,7 +58,7 @@ def explain_cmd(
     """Show an account's tree: raw values, sub-scores, weights, contributions, change, open actions."""
     from chs.db import connect
     from chs.durations import parse_days
-    from chs.explain import explain
+    from chs.explain import WeightRules, explain
 
     if compare is not None and since is not None:
         raise typer.BadParameter("use either --compare or --since", param_hint="--since")
@@ -58,7 +72,8 @@ def explain_cmd(
     loaded = common.load()
     con = connect(loaded.database, read_only=True)
     try:
-        result = explain(con, account, as_of=day, compare=compare_day, since_days=since_days)
+        result = explain(con, account, as_of=day, compare=compare_day, since_days=since_days,
+                         rules=WeightRules.from_config(loaded))
     finally:
         con.close()
     for warning in result.warnings:
@@ -72,18 +87,29 @@ def explain_cmd(
 # ---------------------------------------------------------------- rendering
 def render(console: Console, result: Explanation) -> None:
     """The terminal view: header, what changed, the tree, history, open actions."""
-    if not console.is_terminal:
-        console.width = max(console.width, 120)
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
+        console.width = max(console.width, PIPE_WIDTH)
     plain = console.no_color or not console.is_terminal
-    console.print(_header(result))
+    _say(console, _header(result))
     movers = result.movers()
-    if movers:
-        console.print(Text(f"\nWhat changed since {result.previous_as_of}", style="bold"))
+    weights = result.weights_changed
+    if movers or weights.shown:
+        _say(console, Text(f"\nWhat changed since {result.previous_as_of}", style="bold"))
+        if weights.shown:
+            _say(console, _weights_line(weights), indent=2)
         for node in movers:
-            console.print(Text("  ") + _mover(node))
-    console.print(_tree(result, plain, narrow=console.width < 100))
+            _say(console, _mover(node), indent=2)
+    console.print(_tree(result, plain, console.width))
     _history(console, result)
     _actions(console, result)
+
+
+def _say(console: Console, text: Text, indent: int = 0) -> None:
+    """Print wrapped between words at the console width, continuation lines indented too
+    (a word longer than a whole line is folded, the only way to keep it within the width)."""
+    for line in text.wrap(console, max(console.width - indent, 8), overflow="fold"):
+        line.rstrip()
+        console.print(Text(" " * indent) + line, soft_wrap=True)
 
 
 def _num(value: float | None, digits: int = 1, signed: bool = False) -> str:
@@ -105,6 +131,25 @@ def _raw(value: float | str | None) -> str:
         return f"{int(value):,}".replace("-", MINUS)
     text = f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3g}"
     return text.replace("-", MINUS)
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` in at most `width` cells: cut at a word boundary and marked with "…".
+
+    A single word longer than `width` is cut inside (still marked), never wrapped.
+    """
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    cut = text
+    while cell_len(cut) > width - 1:
+        cut = cut[:-1]
+    if text[len(cut)] != " ":  # the cut fell inside a word: back off to the word's start
+        space = cut.rfind(" ")
+        if space > 0:
+            cut = cut[:space]
+    return cut.rstrip(" —-/,;:(=") + ELLIPSIS
 
 
 def _band(band: str | None) -> Text:
@@ -142,9 +187,33 @@ def _header(r: Explanation) -> Text:
     return title + line
 
 
+def _points(value: float) -> Text:
+    return Text(f"{_num(value, signed=True)} pts", style="green" if value > 0 else "red" if value < 0 else "")
+
+
+def _weights_line(change: WeightsChange) -> Text:
+    """E.g. `weights changed: segment onboarding → default, −8.0 pts` (Σ of the weight parts)."""
+    def short(digest: str | None) -> str:
+        return digest[:8] if digest else "?"
+
+    segment = f"segment {change.segment_from or 'none'} → {change.segment_to or 'none'}"
+    if change.segment_from == change.segment_to:
+        # Same config, other weights, but the rule names cannot be told from the history.
+        segment = "another weight segment applied (same config)"
+    config = (f"config edited between the snapshots (hash {short(change.config_from)} → "
+              f"{short(change.config_to)})")
+    why = {"segment": segment, "config": config, "both": f"{segment} and {config}"}.get(
+        change.reason or "", "between the snapshots (the history does not say why)")
+    text = Text(f"weights changed: {why}, ")
+    text.append_text(_points(change.points or 0.0))
+    return text
+
+
 def _mover(node: NodeExplanation) -> Text:
-    """E.g. `Usage trend: raw −0.42 (was 0.10): −6.1 pts`."""
-    part = node.delta_part or 0.0
+    """E.g. `Usage trend: raw −0.42 (was 0.10): −6.1 pts` — the leaf's value part only."""
+    part = node.delta_value if node.delta_value is not None else (node.delta_part or 0.0)
+    eff = node.value_effective_weight if node.value_effective_weight is not None else node.effective_weight
+    was_eff = node.previous_effective_weight or 0.0
     text = Text(f"{node.label}: ")
     if not node.in_snapshot:
         text.append(f"removed from the tree (was raw {_raw(node.previous_raw_value)})")
@@ -153,12 +222,15 @@ def _mover(node: NodeExplanation) -> Text:
     elif node.raw_value != node.previous_raw_value:
         was = _raw(node.previous_raw_value)
         text.append(f"{_missing_text(node)}, was {was}" if node.missing else f"raw {_raw(node.raw_value)} (was {was})")
-    elif (node.previous_effective_weight or 0.0) != node.effective_weight:
-        text.append(f"weight {node.effective_weight * 100:.0f}% (was {(node.previous_effective_weight or 0) * 100:.0f}%)")
+    elif abs(was_eff - eff) > 1e-9:
+        # eff is e*: the weight at the compared snapshot's configured weights (module
+        # chs.explain.change); it differs from the tree's Eff. % only when those changed.
+        old = " at the old weights" if abs(eff - node.effective_weight) > 1e-9 else ""
+        text.append(f"weight {eff * 100:.0f}% (was {was_eff * 100:.0f}%){old}")
     else:
         text.append(f"sub-score {_num(node.score, 0)} (was {_num(node.previous_score, 0)})")
     text.append(": ")
-    text.append(f"{_num(part, signed=True)} pts", style="green" if part > 0 else "red")
+    text.append_text(_points(part))
     return text
 
 
@@ -180,43 +252,105 @@ def _bar(value: float, scale: float, plain: bool, full: int) -> Text:
 
 def _contribution(node: NodeExplanation, scale: float, plain: bool, width: int) -> Text:
     """`  −8.4 ▇▇▇▇` : the signed points, then (for leaves) the bar."""
-    text = Text(f"{_num(node.contribution, signed=True):>6} ")
-    if node.is_leaf:
-        text.append_text(_bar(node.contribution, scale, plain, width))
+    text = Text(f"{_num(node.contribution, signed=True):>6}")
+    if width:
+        text.append(" ")
+        if node.is_leaf:
+            text.append_text(_bar(node.contribution, scale, plain, width))
     return text
 
 
-def _tree(r: Explanation, plain: bool, narrow: bool) -> Table:
-    """The tree in node order; on a narrow terminal the headers and bars are shorter."""
+def _raw_cell(node: NodeExplanation, width: int | None) -> Text:
+    """`800 — account mrr`: the value (and `(weight 0: off)`), then the variable's description,
+    shortened at a word boundary to `width` cells (None: wrapped by the table)."""
+    if not node.is_leaf:
+        return Text("")
+    value = _missing_text(node) if node.missing or not node.in_snapshot else _raw(node.raw_value)
+    if node.weight == 0:
+        value += " (weight 0: off)"
+    text = Text(value if width is None else shorten(value, width))
+    if node.description:
+        sep = " — "
+        room = None if width is None else width - cell_len(text.plain) - len(sep)
+        if room is None:
+            text.append(sep + node.description, style="dim")
+        elif room >= 2:
+            desc = shorten(node.description, room)
+            if desc != ELLIPSIS:
+                text.append(sep + desc, style="dim")
+    return text
+
+
+def _tree(r: Explanation, plain: bool, width: int) -> Table:
+    """The tree in node order. Wide: every column, descriptions wrapped between words.
+    Narrow (< 100 columns): one line per node within `width`, less important columns dropped.
+    When configured weights changed, a `Δ weights` column shows each node's weight part
+    (Δ pts = what changed in the data + Δ weights)."""
     has_delta = r.delta is not None
-    bar_width = BAR_WIDTH // 2 if narrow else BAR_WIDTH
-    heads = ["Sub", "Wt", "Eff%", "Points", "Δ"] if narrow else \
-        ["Sub-score", "Weight", "Eff. %", "Contribution", "Δ pts"]
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=narrow)
-    table.add_column("Node", overflow="fold", max_width=28)
-    table.add_column("Raw value — variable", overflow="fold", min_width=12)
-    for head in heads[:3]:
-        table.add_column(head, justify="right", no_wrap=True, min_width=len(head))
-    table.add_column(heads[3], no_wrap=True, min_width=7 + bar_width)
-    if has_delta:
-        table.add_column(heads[4], justify="right", no_wrap=True, min_width=len(heads[4]))
+    has_weights = has_delta and r.weights_changed.shown
+    narrow = width < WIDE
     scale = max((abs(n.contribution) for n in r.leaves), default=0.0)
-    for node in r.nodes:
-        label = Text("  " * max(node.depth - 1, 0) + node.label,
-                     style="" if node.is_leaf else "bold")
-        if node.is_leaf:
-            raw = Text(_missing_text(node) if node.missing or not node.in_snapshot else _raw(node.raw_value))
-            if node.description:
-                raw.append(f" — {node.description}", style="dim")
-            if node.weight == 0:
-                raw.append(" (weight 0: off)", style="dim")
-        else:
-            raw = Text("")
-        row = [label, raw, _num(node.score), _num(node.weight, 0) if node.path else "",
-               f"{node.effective_weight * 100:.1f}", _contribution(node, scale, plain, bar_width)]
+    node_w = NODE_WIDTH if not narrow else min(max(cell_len(n.label) + 2 * max(n.depth - 1, 0) for n in r.nodes),
+                                               NODE_WIDTH - 8) + 1
+    if not narrow:
+        labels = [Text("  " * max(n.depth - 1, 0) + shorten(n.label, NODE_WIDTH - 2 * max(n.depth - 1, 0)),
+                       style="" if n.is_leaf else "bold") for n in r.nodes]
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table.add_column("Node", no_wrap=True, max_width=NODE_WIDTH)
+        table.add_column("Raw value — variable", overflow="fold", min_width=12)
+        for head in ("Sub-score", "Weight", "Eff. %"):
+            table.add_column(head, justify="right", no_wrap=True, min_width=len(head))
+        table.add_column("Contribution", no_wrap=True, min_width=7 + BAR_WIDTH)
         if has_delta:
-            row.append(_num(node.delta_part, signed=True))
-        table.add_row(*row)
+            table.add_column("Δ pts", justify="right", no_wrap=True, min_width=5)
+        if has_weights:
+            table.add_column("Δ weights", justify="right", no_wrap=True)
+        for label, node in zip(labels, r.nodes, strict=True):
+            row = [label, _raw_cell(node, None), _num(node.score), _num(node.weight, 0) if node.path else "",
+                   f"{node.effective_weight * 100:.1f}", _contribution(node, scale, plain, BAR_WIDTH)]
+            if has_delta:
+                row.append(_num(node.delta_part, signed=True))
+            if has_weights:
+                row.append(_num(node.delta_weight, signed=True))
+            table.add_row(*row)
+        return table
+
+    # Narrow: every column gets an exact width, so the raw column's room is known and its
+    # descriptions are shortened at a word boundary instead of wrapped. No Weight column
+    # (Eff. % carries the share) and shorter bars; when the raw column would get fewer than
+    # RAW_MIN cells, the bars go, then Eff. %, then long labels are shortened further.
+    def columns(bars: int, eff: bool) -> list[tuple[str, list[Text | str], str]]:
+        cells: list[tuple[str, list[Text | str], str]] = [("Sub", [_num(n.score) for n in r.nodes], "right")]
+        if eff:
+            cells.append(("Eff%", [f"{n.effective_weight * 100:.1f}" for n in r.nodes], "right"))
+        cells.append(("Points", [_contribution(n, scale, plain, bars) for n in r.nodes], "left"))
+        if has_delta:
+            cells.append(("Δ", [_num(n.delta_part, signed=True) for n in r.nodes], "right"))
+        if has_weights:
+            cells.append(("Δwt", [_num(n.delta_weight, signed=True) for n in r.nodes], "right"))
+        return cells
+
+    for bars, eff in ((BAR_WIDTH // 2, True), (0, True), (0, False)):
+        cells = columns(bars, eff)
+        widths = [max(cell_len(head), *(cell_len(c.plain if isinstance(c, Text) else c) for c in col))
+                  for head, col, _ in cells]
+        fixed = sum(widths) + len(cells) + 1  # one space between columns
+        if width - node_w - fixed >= RAW_MIN:
+            break
+    node_w = max(min(node_w, width - fixed - RAW_MIN), NODE_MIN)
+    raw_w = max(width - node_w - fixed, 4)
+    labels = []
+    for n in r.nodes:
+        indent = "  " * max(n.depth - 1, 0)
+        labels.append(Text(indent + shorten(n.label, max(node_w - len(indent) - 1, 1)),
+                           style="" if n.is_leaf else "bold"))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0))
+    table.add_column("Node", no_wrap=True, width=node_w)
+    table.add_column("Raw — variable" if raw_w >= 14 else "Raw", no_wrap=True, width=raw_w)
+    for (head, _, justify), w in zip(cells, widths, strict=True):
+        table.add_column(head, justify=justify, no_wrap=True, width=w)  # type: ignore[arg-type]
+    for i, (label, node) in enumerate(zip(labels, r.nodes, strict=True)):
+        table.add_row(label, _raw_cell(node, raw_w), *(col[i] for _, col, _ in cells))
     return table
 
 
@@ -229,29 +363,53 @@ def sparkline(values: list[float | None]) -> str:
 
 
 def _history(console: Console, r: Explanation) -> None:
+    """`History  D0 ▅▅▇ D1  (3 snapshots, 62.0 → 80.0)`, as many points as fit the width."""
     points = r.history[-HISTORY_POINTS:]
     if len(points) < 2:
         return
+    def summary(shown: list) -> str:
+        return f"({len(shown)} snapshots, {_num(shown[0].score)} → {_num(shown[-1].score)})"
+
+    fixed = len("History  ") + 2 * 11
+    # The summary goes below when it would leave fewer than 12 points (or all of them) room.
+    own_line = fixed + 2 + len(summary(points)) + min(12, len(points)) > console.width
+    room = console.width - fixed - (0 if own_line else 2 + len(summary(points)))
+    points = points[-max(2, room):]
     line = Text("History  ", style="bold")
     line.append(f"{points[0].as_of} ")
     line.append(sparkline([p.score for p in points]))
-    line.append(f" {points[-1].as_of}  ({len(points)} snapshots, {_num(points[0].score)} → {_num(points[-1].score)})")
-    console.print(line)
+    line.append(f" {points[-1].as_of}")
+    if own_line:
+        _say(console, line)
+        _say(console, Text(summary(points)), indent=2)
+    else:
+        _say(console, line + Text("  " + summary(points)))
     for day, before, after in r.band_changes()[-5:]:
-        change = Text(f"  {day}: ")
+        change = Text(f"{day}: ")
         change.append_text(_band(before))
         change.append(" → ")
         change.append_text(_band(after))
-        console.print(change)
+        _say(console, change, indent=2)
 
 
 def _actions(console: Console, r: Explanation) -> None:
+    """Open actions, each overdue one marked OVERDUE (due before the snapshot's as_of)."""
     if not r.actions:
-        console.print(Text("Open actions: none", style="dim"))
+        _say(console, Text("Open actions: none", style="dim"))
         return
-    console.print(Text(f"Open actions ({len(r.actions)})", style="bold"))
+    overdue = sum(a.overdue for a in r.actions)
+    head = Text(f"Open actions ({len(r.actions)}", style="bold")
+    if overdue:
+        head.append(f", {overdue} overdue on {r.as_of}")
+    head.append(")")
+    _say(console, head)
     for a in r.actions:
-        line = Text(f"  #{a.action_id} [{a.priority or '-'}] due {a.due_date or '-'}: {a.title or a.rule}")
+        line = Text(f"#{a.action_id} [{a.priority or '-'}] due {a.due_date or '-'}")
+        if a.overdue:
+            line.append(" ")
+            days = "day" if a.days_overdue == 1 else "days"
+            line.append(f"OVERDUE ({a.days_overdue} {days})", style="bold red")
+        line.append(f": {a.title or a.rule}")
         if a.reason:
             line.append(f" — {a.reason}", style="dim")
-        console.print(line)
+        _say(console, line, indent=2)

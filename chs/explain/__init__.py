@@ -18,10 +18,12 @@ from typing import Any
 
 import duckdb
 
+from chs.explain.change import Side, WeightRules, split
 from chs.explain.lookup import resolve_account, resolve_snapshots, snapshot_dates, suggest
-from chs.explain.model import ActionItem, Explanation, HistoryPoint, NodeExplanation
+from chs.explain.model import ActionItem, Explanation, HistoryPoint, NodeExplanation, WeightsChange
 
-__all__ = ["ActionItem", "Explanation", "HistoryPoint", "NodeExplanation", "explain", "suggest"]
+__all__ = ["ActionItem", "Explanation", "HistoryPoint", "NodeExplanation", "WeightRules", "WeightsChange",
+           "explain", "suggest"]
 
 TOLERANCE = 1e-9
 
@@ -38,9 +40,11 @@ FROM snapshot_nodes WHERE as_of IN ($now, $then)
 """
 
 _HISTORY_SQL = """
-SELECT as_of, account_name, owner, segment, score, band, delta, coverage
+SELECT as_of, account_name, owner, segment, score, band, delta, coverage, run_id
 FROM scores WHERE account_id = $account ORDER BY as_of
 """
+
+_RUNS_SQL = "SELECT run_id, config_hash FROM runs WHERE run_id IN ($now, $then)"
 
 _ACTIONS_SQL = """
 SELECT action_id, rule, priority, due_date, title, reason, owner, created_as_of
@@ -50,8 +54,13 @@ ORDER BY due_date NULLS LAST, action_id
 
 
 def explain(con: duckdb.DuckDBPyConnection, account: str, as_of: dt.date | None = None,
-            compare: dt.date | None = None, since_days: int | None = None) -> Explanation:
-    """Explain `account` (id or exact name) as of a stored snapshot (default: the latest)."""
+            compare: dt.date | None = None, since_days: int | None = None,
+            rules: WeightRules | None = None) -> Explanation:
+    """Explain `account` (id or exact name) as of a stored snapshot (default: the latest).
+
+    `rules` (the current config's weights, optional) only serves to name the weight segment
+    of snapshots scored with that same config; nothing is recomputed from it.
+    """
     # DuckDB draws a progress bar on stdout for slow queries; it would corrupt `--json`.
     con.execute("SET enable_progress_bar = false")
     snaps = resolve_snapshots(snapshot_dates(con), as_of, compare, since_days)
@@ -76,11 +85,45 @@ def explain(con: duckdb.DuckDBPyConnection, account: str, as_of: dt.date | None 
         as_of=now, score=current[4], band=current[5], coverage=current[7],
         previous_as_of=then, previous_score=before[4] if before else None,
         previous_band=before[5] if before else None, delta=delta, comparison=snaps.comparison,
-        nodes=nodes, actions=_actions(con, account_id),
+        nodes=nodes, actions=_actions(con, account_id, now),
         history=[HistoryPoint(as_of=r[0], score=r[4], band=r[5]) for r in history],
     )
-    result.warnings = _check(result, stored_delta=current[6])
+    warnings = []
+    if comparable:
+        hashes = _config_hashes(con, current[8], before[8])  # type: ignore[index]
+        sides = [Side(rows=node_rows.get(day, {}), meta=meta_rows.get(day, {}), segment=row[3],
+                      config_hash=hashes.get(row[8]))
+                 for day, row in ((now, current), (then, before))]  # type: ignore[list-item]
+        warnings = _split(nodes, sides[0], sides[1], rules, result)
+    result.warnings = _check(result, stored_delta=current[6]) + warnings
     return result
+
+
+def _config_hashes(con: duckdb.DuckDBPyConnection, now_run: str | None, then_run: str | None) -> dict[str, str]:
+    """run_id → runs.config_hash of the runs that stored the two snapshots."""
+    try:
+        rows = con.execute(_RUNS_SQL, {"now": now_run, "then": then_run}).fetchall()
+    except duckdb.Error:  # an old database without runs
+        return {}
+    return {run_id: digest for run_id, digest in rows if digest}
+
+
+def _split(nodes: list[NodeExplanation], now: Side, then: Side, rules: WeightRules | None,
+           result: Explanation) -> list[str]:
+    """Fill delta_value / delta_weight (groups: sums of their leaves) and weights_changed."""
+    leaves = [n for n in nodes if n.is_leaf]
+    parts = split(now, then, [n.path for n in leaves], {n.path: n.delta_part or 0.0 for n in leaves}, rules)
+    for node in leaves:
+        node.delta_value = parts.value[node.path]
+        node.delta_weight = parts.weight[node.path]
+        node.value_effective_weight = parts.value_effective_weight[node.path]
+    for node in nodes:
+        if not node.is_leaf:
+            inside = [n for n in leaves if not node.path or n.path.startswith(node.path + ".")]
+            node.delta_value = math.fsum(n.delta_value or 0.0 for n in inside)
+            node.delta_weight = math.fsum(n.delta_weight or 0.0 for n in inside)
+    result.weights_changed = parts.change
+    return parts.warnings
 
 
 def _by_date(rows: list[tuple]) -> dict[dt.date, dict[str, tuple]]:
@@ -150,13 +193,22 @@ def _after_subtree(order: list[tuple], parent: str | None) -> int:
     return inside[-1] + 1
 
 
-def _actions(con: duckdb.DuckDBPyConnection, account_id: str) -> list[ActionItem]:
-    """Open actions; the table may be empty (or, in an old database, absent)."""
+def _actions(con: duckdb.DuckDBPyConnection, account_id: str, as_of: dt.date) -> list[ActionItem]:
+    """Open actions; the table may be empty (or, in an old database, absent).
+
+    An action is overdue when its due date is before the explained snapshot's as_of: due
+    dates count days of as_of (`due: 7d` = created_as_of + 7), so the snapshot date, not the
+    wall clock, is the day the view describes — for the nightly snapshot the two are the same.
+    """
     try:
         rows = con.execute(_ACTIONS_SQL, {"account": account_id}).fetchall()
     except duckdb.CatalogException:
         return []
-    return [ActionItem(*row) for row in rows]
+    items = [ActionItem(*row) for row in rows]
+    for item in items:
+        if item.due_date is not None and item.due_date < as_of:
+            item.days_overdue = (as_of - item.due_date).days
+    return items
 
 
 def _check(result: Explanation, stored_delta: Any) -> list[str]:
@@ -171,6 +223,9 @@ def _check(result: Explanation, stored_delta: Any) -> list[str]:
         parts = math.fsum(n.delta_part or 0.0 for n in leaves)
         if abs(parts - result.delta) > TOLERANCE:
             warnings.append(f"delta parts add up to {parts:.6f}, not the delta {result.delta:.6f}")
+        split_total = math.fsum([*(n.delta_value or 0.0 for n in leaves), *(n.delta_weight or 0.0 for n in leaves)])
+        if abs(split_total - parts) > TOLERANCE:
+            warnings.append(f"value and weight parts add up to {split_total:.6f}, not {parts:.6f}")
         if result.comparison == "previous" and (stored_delta is None
                                                 or abs(stored_delta - result.delta) > TOLERANCE):
             warnings.append(f"stored delta {stored_delta} differs from the score change since "

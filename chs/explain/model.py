@@ -12,7 +12,9 @@ class NodeExplanation:
     """One tree node of the explained snapshot.
 
     `score` is the node's sub-score, `contribution` its points (a group: the sum of its
-    leaves), `delta_part` its share of the change (None without a compared snapshot).
+    leaves), `delta_part` its share of the change (None without a compared snapshot),
+    split exactly into `delta_value` (what the data did) + `delta_weight` (what changed
+    configured weights did; see chs.explain.change).
     `in_snapshot` is False for a node that only the compared snapshot had (the config
     changed): it is listed, after its parent's subtree, so that the delta parts still add
     up; `in_previous` is False for a node the compared snapshot did not have.
@@ -39,6 +41,11 @@ class NodeExplanation:
     previous_raw_value: float | str | None = None
     previous_score: float | None = None
     previous_effective_weight: float | None = None
+    delta_value: float | None = None
+    delta_weight: float | None = None
+    # The leaf's effective weight in this snapshot under the compared snapshot's configured
+    # weights (= effective_weight when no configured weight changed); delta_value uses it.
+    value_effective_weight: float | None = None
 
     @property
     def is_leaf(self) -> bool:
@@ -49,6 +56,7 @@ class NodeExplanation:
             "path": self.path, "label": self.label, "kind": self.kind, "score": self.score,
             "weight": self.weight, "effective_weight": self.effective_weight,
             "contribution": self.contribution, "delta_part": self.delta_part,
+            "delta_value": self.delta_value, "delta_weight": self.delta_weight,
         }
         if self.is_leaf:
             out.update(variable=self.variable, raw_value=self.raw_value, missing=self.missing,
@@ -72,11 +80,62 @@ class ActionItem:
     reason: str | None
     owner: str | None
     created_as_of: dt.date | None
+    # Overdue: due before the explained snapshot's as_of (due dates count as_of days).
+    days_overdue: int | None = None
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_overdue is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {"action_id": self.action_id, "rule": self.rule, "priority": self.priority,
                 "due_date": _iso(self.due_date), "title": self.title, "reason": self.reason,
-                "owner": self.owner, "created_as_of": _iso(self.created_as_of)}
+                "owner": self.owner, "created_as_of": _iso(self.created_as_of),
+                "overdue": self.overdue, "days_overdue": self.days_overdue}
+
+
+WEIGHT_LINE_MIN = 0.05  # points: below this a weight change is not worth a line
+
+
+@dataclass
+class WeightsChange:
+    """Why the account's configured weights differ between the two snapshots, and by how much.
+
+    `reason`: "segment" (another weight segment rule applied), "config" (the config was
+    edited: `runs.config_hash` differs), "both", or None (no weight differs, nothing
+    compared, or — in a database without run hashes — not known). `points` is Σ of the
+    leaves' `delta_weight` (None without a comparison), `largest_part` the largest
+    |delta_weight| of one leaf. `segment_from/to` are the segment rule names when they could
+    be told from the stored weights (`segment_is_rule`; "default" = no rule matched), else
+    the account's segment column; `config_from/to` the config hashes.
+    """
+
+    reason: str | None
+    points: float | None
+    largest_part: float = 0.0
+    changed: bool = False
+    segment_from: str | None = None
+    segment_to: str | None = None
+    segment_is_rule: bool = False
+    config_from: str | None = None
+    config_to: str | None = None
+
+    @property
+    def shown(self) -> bool:
+        """Worth a line in the view: weights differ and move the score or a leaf by ≥ 0.05."""
+        return self.changed and self.points is not None and (
+            abs(self.points) > WEIGHT_LINE_MIN or self.largest_part > WEIGHT_LINE_MIN)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.reason in ("segment", "both"):
+            old, new = self.segment_from, self.segment_to
+        elif self.reason == "config":
+            old, new = self.config_from, self.config_to
+        else:
+            old = new = None
+        return {"reason": self.reason, "from": old, "to": new, "points": self.points,
+                "changed": self.changed, "segment_from": self.segment_from, "segment_to": self.segment_to,
+                "config_from": self.config_from, "config_to": self.config_to}
 
 
 @dataclass
@@ -117,15 +176,21 @@ class Explanation:
     actions: list[ActionItem] = field(default_factory=list)
     history: list[HistoryPoint] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    weights_changed: WeightsChange = field(default_factory=lambda: WeightsChange(reason=None, points=None))
 
     @property
     def leaves(self) -> list[NodeExplanation]:
         return [n for n in self.nodes if n.is_leaf]
 
     def movers(self, limit: int = 5) -> list[NodeExplanation]:
-        """Leaves that moved the score most, largest change first."""
-        moved = [n for n in self.leaves if n.delta_part is not None and abs(n.delta_part) >= 0.05]
-        return sorted(moved, key=lambda n: -abs(n.delta_part or 0.0))[:limit]
+        """Leaves whose data moved the score most (their `delta_value`), largest first.
+
+        Changed configured weights are not in these parts: `weights_changed` sums them.
+        """
+        def part(n: NodeExplanation) -> float:
+            return (n.delta_value if n.delta_value is not None else n.delta_part) or 0.0
+        moved = [n for n in self.leaves if n.delta_part is not None and abs(part(n)) >= 0.05]
+        return sorted(moved, key=lambda n: -abs(part(n)))[:limit]
 
     def band_changes(self) -> list[tuple[dt.date, str | None, str | None]]:
         """(as_of, band before, band after) wherever the band changed between snapshots."""
@@ -145,6 +210,7 @@ class Explanation:
             "nodes": [n.to_dict() for n in self.nodes],
             "comparison": self.comparison, "previous_score": self.previous_score,
             "previous_band": self.previous_band,
+            "weights_changed": self.weights_changed.to_dict(),
             "history": [h.to_dict() for h in self.history],
             "warnings": self.warnings,
         }
