@@ -141,14 +141,14 @@ def test_band_counts_and_average_equal_the_snapshot(report: str, scores: pl.Data
         assert int(row.group(1).replace(",", "")) == counts.get(band, 0)
     avg = scores["score"].mean()
     assert f'<div class="v" id="avg-score">{avg:.1f}</div>' in headline
-    at_risk = counts.get("yellow", 0) + counts.get("red", 0)
+    at_risk = counts.get("red", 0)  # by default only the lowest band is at risk (report.at_risk_bands)
     assert f"At risk: {at_risk} accounts" in section(report, "at-risk")
 
 
 def test_mrr_at_risk_and_changes_equal_the_snapshot(project: Path, report: str, scores: pl.DataFrame) -> None:
     mrr = pl.DataFrame({"account_id": [a[0] for a in ACCOUNTS], "mrr": [float(a[4]) for a in ACCOUNTS]})
     joined = scores.join(mrr, on="account_id")
-    risk = joined.filter(pl.col("band").is_in(["yellow", "red"]))["mrr"].sum()
+    risk = joined.filter(pl.col("band").is_in(["red"]))["mrr"].sum()  # default: the lowest band only
     total = joined["mrr"].sum()
     assert f"{risk / total * 100:.1f}%" in section(report, "headline")
     assert f"{round(risk):,} of {round(total):,} MRR" in section(report, "headline")

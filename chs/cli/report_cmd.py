@@ -21,10 +21,12 @@ def report_cmd(
         "--output", "-o", help="HTML file to write (default: <output_dir>/report.html).")] = None,
     redact: Annotated[bool, typer.Option(
         "--redact", help="Replace account names and owners with stable pseudonyms (ids are kept).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary instead of the path.")] = False,
 ) -> None:
     """Write the weekly review of a stored snapshot as one self-contained HTML file."""
     from chs.durations import parse_days
     from chs.report import ReportOptions, generate
+    from chs.report.model import risk_names
     try:
         since_days = parse_days(since)
     except ValueError as exc:
@@ -32,10 +34,29 @@ def report_cmd(
     day = parse_date(as_of, "--as-of")
     loaded = common.load()
     cfg = loaded.config
-    options = ReportOptions(bands=dict(cfg.score.bands), name=cfg.name, as_of=day, since_days=since_days,
-                            redact=redact, salt=loaded.digest)
+    settings = cfg.report
+    options = ReportOptions(
+        bands=dict(cfg.score.bands), name=cfg.name, as_of=day, since_days=since_days, redact=redact,
+        salt=loaded.digest, currency=settings.currency,
+        at_risk_bands=tuple(settings.at_risk_bands) if settings.at_risk_bands is not None else None)
+    risk_names(options.bands, options.at_risk_bands)  # a band the config lacks: exit 78 before any work
     target = output if output is not None else loaded.output_dir / "report.html"
-    path, report = generate(loaded.database, target, options, config_hash=loaded.digest)
+    path, report = generate(loaded.database, target, options, config_hash=loaded.digest, loaded=loaded)
+    for warning in report.warnings:
+        log(f"warning: {warning}")
     compared = f" vs {report.header.compared}" if report.header.compared else ""
-    log(f"report of {report.header.as_of}{compared}: {report.headline.accounts} accounts")
+    log(f"report of {report.header.as_of}{compared}: {report.headline.accounts} accounts, "
+        f"{report.headline.at_risk_accounts} at risk")
+    if as_json:
+        import json
+        h = report.headline
+        typer.echo(json.dumps({
+            "path": str(path), "as_of": str(report.header.as_of),
+            "compared": str(report.header.compared) if report.header.compared else None,
+            "accounts": h.accounts, "at_risk": h.at_risk_accounts, "average_score": h.avg_score,
+            "average_change": h.avg_change,
+            "bands": {b.band.name: b.accounts for b in h.bands},
+            "revenue_total": h.mrr_total, "revenue_at_risk": h.mrr_at_risk,
+            "warnings": list(report.warnings)}, default=str))
+        return
     out().print(str(path), markup=False)

@@ -109,6 +109,7 @@ class Header:
     config_changed: bool
     sources: list[SourceFreshness]
     redacted: bool
+    since_days: int = 7
 
 
 @dataclass
@@ -308,6 +309,7 @@ class Report:
     churn: Churn | None = None
     owner_changes: OwnerChanges | None = None
     currency: str | None = None
+    trend_periods: int = 12
     revenue_note: str | None = None  # where revenue comes from, shown in the report
     warnings: list[str] = field(default_factory=list)
 

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from chs.errors import OutputError
 from chs.report import svg
@@ -33,10 +34,19 @@ def fmt_share(part: float, whole: float | None) -> str:
     return "–" if not whole else f"{100 * part / whole:.1f}%"
 
 
+def fmt_breakable(value: str | None, empty: str = "–") -> Markup:
+    """Escaped text with a break opportunity after `@`, so that an e-mail address wraps
+    between user and domain on a narrow page instead of widening the table."""
+    if value is None:
+        return Markup(escape(empty))
+    text = str(escape(value))
+    return Markup(text.replace("@", "@<wbr>")) if len(value) > 16 else Markup(text)
+
+
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("chs.report", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(int=fmt_int, score=fmt_score, delta=fmt_delta, pct=fmt_pct)
+    env.filters.update(int=fmt_int, score=fmt_score, delta=fmt_delta, pct=fmt_pct, breakable=fmt_breakable)
     env.globals.update(share=fmt_share, svg=svg)
     return env
 

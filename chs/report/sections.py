@@ -47,7 +47,7 @@ def header(ctx: Context, current_hash: str) -> Header:
         model_name=ctx.options.name, as_of=ctx.as_of, compared=ctx.compared, compared_note=ctx.compared_note,
         snapshots=ctx.snapshots, tool_version=ctx.manifest.get("tool_version"), config_hash=snap_hash,
         config_changed=bool(snap_hash and current_hash and snap_hash != current_hash),
-        sources=sources, redacted=ctx.options.redact)
+        sources=sources, redacted=ctx.options.redact, since_days=ctx.options.since_days)
 
 
 def headline(ctx: Context) -> Headline:
@@ -81,7 +81,7 @@ def headline(ctx: Context) -> Headline:
             {"d": ctx.as_of, "n": ctx.nps_leaf.node}).fetchone()
     if not has_mrr:
         mrr_total = mrr_risk = None
-    share = mrr_risk / mrr_total if has_mrr and mrr_total else None
+    share = (mrr_risk or 0.0) / mrr_total if has_mrr and mrr_total else None
     return Headline(
         accounts=accounts, prev_accounts=prev_accounts if ctx.compared else None, bands=bands,
         has_mrr=has_mrr, mrr_total=mrr_total or (0.0 if has_mrr else None),

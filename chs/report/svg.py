@@ -114,6 +114,70 @@ def band_trend(points: list[TrendPoint], bands: list[Band]) -> Markup:
     return Markup("".join(parts))
 
 
+def _line_chart(values: list[tuple[str, float | None]], low: float, high: float, label: str,
+                guides: list[tuple[float, str, Band | None]], fmt: str) -> Markup:
+    """One line over the snapshots (gaps where a value is missing), each point labelled.
+
+    `guides` are horizontal dashed lines (value, label, band whose glyph goes with the label).
+    """
+    width, height, left, top, bottom, right = 640, 230, 44, 18, 30, 96
+    plot_w, plot_h = width - left - right, height - top - bottom
+    slot = plot_w / max(len(values), 1)
+
+    def y_of(v: float) -> float:
+        return top + plot_h * (high - min(max(v, low), high)) / (high - low)
+
+    parts = [(f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+              f'aria-label="{escape(label)}" style="{FONT}">')]
+    for v in (low, (low + high) / 2, high):
+        parts.append(f'<line x1="{left}" y1="{y_of(v):.1f}" x2="{left + plot_w}" y2="{y_of(v):.1f}" '
+                     'stroke="#d6dae0"/>')
+        parts.append(f'<text x="{left - 6}" y="{y_of(v) + 4:.1f}" font-size="11" text-anchor="end">{v:g}</text>')
+    for v, text, band in guides:
+        y = y_of(v)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="#000" '
+                     'stroke-width="1" stroke-dasharray="5 3"/>')
+        x = left + plot_w + 6
+        if band is not None:
+            parts.append(_glyph(band, x, y - 5))
+            x += 13
+        parts.append(f'<text x="{x:.1f}" y="{y + 4:.1f}" font-size="11">{escape(text)}</text>')
+    xy = [(left + (k + .5) * slot, v) for k, (_, v) in enumerate(values)]
+    path, pen = [], "M"
+    for x, v in xy:
+        if v is None:
+            pen = "M"
+            continue
+        path.append(f"{pen}{x:.1f} {y_of(v):.1f}")
+        pen = "L"
+    if path:
+        parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="{BAR}" stroke-width="2"/>')
+    for (x, v), (name, _) in zip(xy, values, strict=True):
+        if v is not None:
+            parts.append(f'<circle cx="{x:.1f}" cy="{y_of(v):.1f}" r="3.2" fill="{BAR}">'
+                         f'<title>{escape(name)}: {fmt.format(v)}</title></circle>')
+            parts.append(f'<text x="{x:.1f}" y="{y_of(v) - 7:.1f}" font-size="10" '
+                         f'text-anchor="middle">{fmt.format(v)}</text>')
+        parts.append(f'<text x="{x:.1f}" y="{height - 10}" font-size="10" text-anchor="middle">'
+                     f'{escape(name)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def score_trend(points: list[TrendPoint], bands: list[Band]) -> Markup:
+    """Average score per snapshot, with each band's minimum as a dashed line (glyph and name)."""
+    guides = [(b.minimum, f"{b.name} ≥ {b.minimum:g}", b) for b in bands
+              if b.minimum is not None and b.minimum > 0]
+    return _line_chart([(f"{p.as_of:%m-%d}", p.avg_score) for p in points], 0, 100,
+                       "Average score per snapshot", guides, "{:.1f}")
+
+
+def nps_trend(points: list[TrendPoint]) -> Markup:
+    """Mean of the accounts' NPS per snapshot, on the NPS scale −100..100."""
+    return _line_chart([(f"{p.as_of:%m-%d}", p.nps) for p in points], -100, 100,
+                       "Mean of per-account NPS per snapshot", [(0, "0", None)], "{:.0f}")
+
+
 def coverage_bars(bins: list[int]) -> Markup:
     """Small horizontal bars: accounts per coverage decile."""
     width, row = 420, 16

@@ -143,3 +143,12 @@ def test_readers_work_during_a_run(example: Path) -> None:
     assert answers >= 3, "the run finished before explain could be tried during it"
     assert len(snapshot_dates(example / "chs.duckdb")) == 30
     assert not (example / "chs.duckdb.next").exists()
+
+
+def test_report_json_summary(project: Path) -> None:
+    assert run_chs("--config", str(project), "score", "--as-of", "2026-11-21").returncode == 0
+    proc = run_chs("--config", str(project), "report", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["accounts"] == 3 and doc["as_of"] == "2026-11-21"
+    assert Path(doc["path"]).is_file() and sum(doc["bands"].values()) == 3
