@@ -25,6 +25,7 @@ from chs.config import LoadedConfig
 from chs.db import connect
 from chs.durations import parse_days
 from chs.errors import ChsError, DataError
+from chs.fragment_check import check_action_values, check_fragments, run_step
 from chs.history import ensure_schema, out_scores_sql, replace_snapshot
 from chs.lock import run_lock
 from chs.outputs import Staging
@@ -77,6 +78,7 @@ def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date
     dry_run(con, loaded, plan)
     check_scale_inputs(con, loaded, plan)
     check_actions(con, loaded, plan)
+    check_fragments(con, loaded, sources, plan)
     return Prepared(con=con, sources=sources, plan=plan)
 
 
@@ -135,9 +137,10 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
     timings: dict[str, float] = {}
     for step in plan.steps:
         t0 = time.perf_counter()
-        con.execute(step.sql)
+        run_step(con, loaded, prep.sources, step)  # a fragment failing on real rows: 78 at its line
         timings[step.table] = round(time.perf_counter() - t0, 4)
     con.execute(f"CREATE OR REPLACE TEMP TABLE out_scores AS {out_scores_sql(plan.nodes)}")
+    check_action_values(con, loaded, plan)  # before the transaction, which an error would abort
     bands = dict(con.execute("SELECT band, count(*) FROM out_scores GROUP BY 1 ORDER BY 1").fetchall())
     accounts = sum(bands.values())
     con.execute("BEGIN TRANSACTION")
