@@ -77,9 +77,10 @@ def test_global_options_after_the_command(project: Path) -> None:
 
 
 def test_option_values_that_look_like_global_flags_stay(project: Path) -> None:
+    import typer
+
     from chs.cli.argv import hoist_global_options
     from chs.cli.main import app
-    import typer
     group = typer.main.get_command(app)
     assert hoist_global_options(["actions", "done", "3", "--note", "-q"], group) == \
         ["actions", "done", "3", "--note", "-q"]
