@@ -114,7 +114,7 @@ def score_side(loaded: LoadedConfig, as_of: dt.date) -> Side:
     con = memory()
     try:
         prep = prepare(con, loaded, as_of)
-        run_date(prep, as_of)
+        run_date(prep, loaded, as_of)
         nodes = prep.plan.nodes
         leaves = [(i, n.path) for i, n in enumerate(nodes) if n.is_leaf]
         contrib = "".join(f", CAST(s.__c_{i} AS DOUBLE) AS {ident('c:' + p)}" for i, p in leaves)

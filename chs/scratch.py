@@ -49,12 +49,14 @@ def revenue_sql(loaded: LoadedConfig, alias: str = "v") -> str:
     return f"{value} / 12.0" if acc.revenue_unit == "year" else value
 
 
-def run_date(prep: Prepared, as_of: dt.date) -> None:
-    """Run the plan for one date: leaves `vars`, `scored` and `snap_scores` for that date."""
+def run_date(prep: Prepared, loaded: LoadedConfig, as_of: dt.date) -> None:
+    """Run the plan for one date: leaves `vars`, `scored` and `snap_scores` for that date.
+    Steps run through the same safety net as `chs score`: a fragment failing on data is 78."""
+    from chs.fragment_check import run_step
     set_as_of(prep.con, as_of)
     for step in prep.plan.steps:
         if step.table not in SKIPPED_STEPS:
-            prep.con.execute(step.sql)
+            run_step(prep.con, loaded, prep.sources, step)
 
 
 def numeric_variables(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig) -> list[str]:
@@ -78,7 +80,7 @@ def rescore(loaded: LoadedConfig, dates: list[dt.date], keep_variables: bool = F
                   + "".join(f", TRY_CAST(v.{ident(n)} AS DOUBLE) AS {ident(n)}" for n in variables)
                   + " FROM vars AS v, __params AS p")
     for i, as_of in enumerate(dates):
-        run_date(prep, as_of)
+        run_date(prep, loaded, as_of)
         verb = "CREATE TABLE rescored AS" if i == 0 else "INSERT INTO rescored"
         con.execute(f"{verb} {select}")
         if keep_variables:
