@@ -2,22 +2,23 @@
 
 Every relation keeps the export's columns (after `columns:` renames) and adds
 `__account` (VARCHAR key) and, for sources with a time column, `__ts` (TIMESTAMP in UTC)
-and `__date` (its DATE). CSV exports are loaded into temp tables so that rows DuckDB
-cannot parse are counted (`store_rejects`), never dropped silently; Parquet stays a view.
+and `__date` (its DATE). Reading the export (CSV/TSV/JSON/Parquet, presets, declared types,
+rejected rows, the mapped key) is `chs.readers.load`; CSV and JSON exports are loaded into
+temp tables so that rows that do not parse are counted, never dropped silently; Parquet
+stays a view.
 """
 
 from __future__ import annotations
 
-import glob
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from chs.config import LoadedConfig
-from chs.config.models import Source
-from chs.errors import DataError, InputMissingError
+from chs.config.models import AccountKey, Source
+from chs.errors import DataError
+from chs.readers.load import load_raw
 from chs.sql import ident, string
 
 TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP WITH TIME ZONE")
@@ -37,61 +38,25 @@ class SourceInfo:
     newest: str | None = None
     has_time: bool = False
     has_validity: bool = False
+    key_type: str = "VARCHAR"  # the export's own type of the account key (`__key`)
+    warnings: list[str] = field(default_factory=list)  # e.g. ambiguous dates, keys that match no account
+    notes: list[str] = field(default_factory=list)  # what a preset converted (money units, zones)
+    unmatched: dict[str, Any] | None = None  # keys that match no account: counts and samples
 
     def manifest(self) -> dict[str, Any]:
-        return {"files": self.files, "rows": self.rows, "rejected": self.rejected,
-                "reject_samples": self.reject_samples, "newest": self.newest}
+        out = {"files": self.files, "rows": self.rows, "rejected": self.rejected,
+               "reject_samples": self.reject_samples, "newest": self.newest}
+        if self.warnings:
+            out["warnings"] = self.warnings
+        if self.notes:
+            out["notes"] = self.notes
+        if self.unmatched is not None:
+            out["unmatched_keys"] = self.unmatched
+        return out
 
 
 def relation_name(source: str) -> str:
     return f"src_{source}"
-
-
-def _files(loaded: LoadedConfig, name: str, src: Source) -> list[str]:
-    pattern = str(loaded.resolve(src.path))
-    files = sorted(glob.glob(pattern, recursive=True)) if glob.has_magic(pattern) else [pattern]
-    files = [f for f in files if Path(f).is_file()]
-    if not files:
-        raise InputMissingError(f"{src.path}: no such file (source '{name}', resolved to {pattern})")
-    return files
-
-
-def _format(path: str) -> str:
-    lower = path.lower().removesuffix(".gz")
-    if lower.endswith(".parquet"):
-        return "parquet"
-    if lower.endswith(".tsv"):
-        return "tsv"
-    return "csv"
-
-
-def _reader(files: list[str], fmt: str, src: Source, rejects: str) -> str:
-    file_list = "[" + ", ".join(string(f) for f in files) + "]"
-    if fmt == "parquet":
-        return f"read_parquet({file_list}, union_by_name = true)"
-    opts = src.csv
-    args: list[str] = [file_list, f"rejects_table = {string(rejects + '_errors')}",
-                       f"rejects_scan = {string(rejects + '_scans')}", "store_rejects = true"]
-    delim = opts.delimiter if opts and opts.delimiter else ("\t" if fmt == "tsv" else None)
-    pairs: dict[str, Any] = {
-        "delim": delim,
-        "decimal_separator": opts.decimal if opts else None,
-        "thousands": opts.thousands if opts else None,
-        "quote": opts.quote if opts else None,
-        "dateformat": opts.date_format if opts else None,
-        "timestampformat": opts.timestamp_format if opts else None,
-        "encoding": opts.encoding if opts else None,
-        "nullstr": opts.null if opts else None,
-    }
-    # A decimal comma needs '.' as thousands separator, or amounts stay VARCHAR (EXPORTS.md).
-    if pairs["decimal_separator"] == "," and pairs["thousands"] is None:
-        pairs["thousands"] = "."
-    args += [f"{k} = {string(v)}" for k, v in pairs.items() if v is not None]
-    if opts and opts.skip is not None:
-        args.append(f"skip = {int(opts.skip)}")
-    if opts and opts.header is not None:
-        args.append(f"header = {'true' if opts.header else 'false'}")
-    return f"read_csv({', '.join(args)})"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
@@ -99,8 +64,9 @@ def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
 
 
 def _missing_column(src_name: str, src: Source, column: str, columns: dict[str, str], role: str) -> DataError:
+    from chs.export_checks import columns_listing  # a non-export file's first line is not echoed
     return DataError(f"{src.path}: column '{column}' not found ({role} of source '{src_name}'; "
-                     f"columns: {', '.join(columns)})")
+                     f"{columns_listing(src.path, columns)})")
 
 
 def _time_expr(column: str, col_type: str, timezone: str | None) -> str:
@@ -110,6 +76,8 @@ def _time_expr(column: str, col_type: str, timezone: str | None) -> str:
         return f"CAST({c} AS TIMESTAMP)"
     if col_type.startswith("TIMESTAMP WITH"):
         return f"CAST({c} AS TIMESTAMP)"  # session TimeZone is UTC
+    if col_type == "TIMESTAMP" and timezone is None:
+        return c  # no cast, so window filters on __ts reach the Parquet scan
     if col_type.startswith("TIMESTAMP"):
         base = f"CAST({c} AS TIMESTAMP)"
     elif col_type in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT", "DOUBLE"):
@@ -128,22 +96,17 @@ def register_source(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: 
                     key_column: str | None) -> SourceInfo:
     """Load one source; check the key and time columns; count rows that did not parse."""
     src = loaded.config.sources[name]
-    files = _files(loaded, name, src)
-    fmt = _format(files[0])
-    raw = f"raw_{name}"
-    rejects = f"rej_{name}"
-    reader = _reader(files, fmt, src, rejects)
-    try:
-        if fmt == "parquet":
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(raw)} AS SELECT * FROM {reader}")
-        else:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(raw)} AS SELECT * FROM {reader}")
-    except duckdb.Error as exc:
-        raise DataError(f"{src.path}: cannot read ({str(exc).splitlines()[0]})") from None
+    if isinstance(key_column, AccountKey):  # callers that pass `src.account` as it is
+        key_column = key_column.column
+    # CSV/TSV/JSON/Parquet (zips), presets, declared types, the mapped key: chs/readers.
+    load = load_raw(con, loaded, name, src)
+    raw, files = load.relation, load.files
+    if load.key_column is not None and key_column is not None:
+        key_column = load.key_column  # `account: {via: ...}`: the key mapped to account ids
     columns = _columns(con, raw)
     info = SourceInfo(name=name, relation=relation_name(name), files=files, columns={})
-    if fmt != "parquet":
-        info.rejected, info.reject_samples = _rejects(con, rejects)
+    info.rejected, info.reject_samples = load.rejected, load.reject_samples
+    info.warnings, info.notes = list(load.warnings), list(load.notes)
 
     renames = []
     for old, new in src.columns.items():
@@ -157,7 +120,11 @@ def register_source(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: 
     if key_column is not None:
         if key_column not in renamed:
             raise _missing_column(name, src, key_column, renamed, "account key")
+        # `__key` is the key in the export's own type: aggregates group on it (grouping a BIGINT
+        # is far cheaper than its text); `__account` is its text, for joins across sources.
+        extra.append(f"{ident(key_column)} AS __key")
         extra.append(f"CAST({ident(key_column)} AS VARCHAR) AS __account")
+        info.key_type = renamed[key_column]
     time_col = time_column(src)
     if time_col is not None:
         if time_col not in renamed:
@@ -201,25 +168,29 @@ def time_column(src: Source) -> str | None:
     return src.valid.from_ if src.valid is not None else None
 
 
-def _rejects(con: duckdb.DuckDBPyConnection, rejects: str) -> tuple[int, list[str]]:
-    try:
-        rows = con.execute(
-            f"SELECT count(DISTINCT (file_id, line)), "
-            f"list(DISTINCT 'line ' || line || ': ' || coalesce(column_name, '') || ' ' || error_type) [1:3] "
-            f"FROM {ident(rejects + '_errors')}").fetchall()
-    except duckdb.Error:
-        return 0, []
-    return int(rows[0][0] or 0), list(rows[0][1] or [])
-
-
 def register_all(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, needed: set[str]) -> dict[str, SourceInfo]:
-    """Register every needed source (the accounts source always)."""
+    """Register every needed source (the accounts source always); raise on the first problem."""
+    from chs.key_mapping import check_key_match
     cfg = loaded.config
     out: dict[str, SourceInfo] = {}
     for name in [cfg.accounts.source] + sorted(needed - {cfg.accounts.source}):
-        key = cfg.accounts.id if name == cfg.accounts.source else cfg.sources[name].account
-        out[name] = register_source(con, loaded, name, key)
-    acc = out[cfg.accounts.source]
+        out[name] = register_source(con, loaded, name, source_key(loaded, name))
+        if name == cfg.accounts.source:
+            check_accounts(con, loaded, out[name])
+        else:
+            check_key_match(con, loaded, name, out[name], out[cfg.accounts.source])
+    return out
+
+
+def source_key(loaded: LoadedConfig, name: str) -> str | None:
+    """The key column of a source: `accounts.id` for the account list, else `account:`."""
+    cfg = loaded.config
+    return cfg.accounts.id if name == cfg.accounts.source else cfg.sources[name].account_column
+
+
+def check_accounts(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, acc: SourceInfo) -> None:
+    """The account list names its role columns and holds each account once."""
+    cfg = loaded.config
     src = cfg.sources[cfg.accounts.source]
     for role in ("name", "owner", "segment", "start", "end"):
         column = getattr(cfg.accounts, role)
@@ -231,4 +202,3 @@ def register_all(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, needed: s
     if dupes:
         listed = ", ".join(f"'{d[0]}' ({d[1]} rows)" for d in dupes)
         raise DataError(f"{src.path}: duplicate account ids in column '{cfg.accounts.id}': {listed}")
-    return out

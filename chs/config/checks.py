@@ -6,6 +6,7 @@ each with its line.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -162,6 +163,68 @@ def _outcome_checks(cfg: Config) -> list[Problem]:
     return []
 
 
+# Durations are days added to dates: beyond this the date arithmetic overflows (DuckDB,
+# Python), and no export covers more than a century.
+MAX_DAYS = 36_600
+DURATION_KEYS = {"window", "max_age", "due", "cooldown"}
+
+
+def _value_checks(cfg: Config) -> list[Problem]:
+    """Values that pass the field types but would break or empty the run: a non-finite number
+    anywhere (`.inf`, `.nan` in YAML), a duration too long to add to a date, and a group
+    whose children's weights add up to 0 (every account would be `unknown`)."""
+    from chs.durations import parse_days
+
+    out: list[Problem] = []
+
+    def walk(value: Any, path: tuple[Any, ...]) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, path + (k,))
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                walk(v, path + (i,))
+        elif isinstance(value, float) and not math.isfinite(value):
+            out.append((path, f"{value} is not a finite number"))
+        elif isinstance(value, str) and path and path[-1] in DURATION_KEYS:
+            try:
+                days = parse_days(value)
+            except ValueError:
+                return  # the field validator reports malformed durations
+            if days > MAX_DAYS:
+                out.append((path, f"'{value}' is {days} days; at most {MAX_DAYS}d (100 years)"))
+
+    walk(cfg.model_dump(by_alias=True, exclude_unset=True), ())
+    out += _zero_weight_groups(cfg)
+    return out
+
+
+def _zero_weight_groups(cfg: Config) -> list[Problem]:
+    from chs.tree import flatten
+
+    nodes = flatten(cfg.score.tree, cfg.score.missing)
+    weights = {n.path: n.weight for n in nodes}
+    out: list[Problem] = []
+
+    def check(overrides: dict[str, float], where: tuple[Any, ...] | None) -> None:
+        for node in nodes:
+            if node.is_leaf or not node.children:
+                continue
+            total = sum(overrides.get(c, weights[c]) for c in node.children)
+            base = sum(weights[c] for c in node.children)
+            if total == 0 and (where is None or base != 0):  # a zero base is reported once
+                at = where or (("score", "tree") if not node.path else
+                               ("score", "tree", *tree_key_path(node.path), "children"))
+                group = f"group '{node.path}'" if node.path else "the tree's top level"
+                out.append((at, f"the weights of {group} ({', '.join(c.rsplit('.', 1)[-1] for c in node.children)}) "
+                                f"add up to 0: every account would score `unknown`; give one a weight > 0"))
+
+    check({}, None)
+    for name, seg in cfg.segments.items():
+        check(seg.weights, ("segments", name, "weights"))
+    return out
+
+
 def cross_check(cfg: Config) -> list[Problem]:
     """Every whole-config problem, in file order where possible."""
     out: list[Problem] = []
@@ -179,6 +242,7 @@ def cross_check(cfg: Config) -> list[Problem]:
     out += _tree_checks(cfg)
     out += _action_checks(cfg)
     out += _outcome_checks(cfg)
+    out += _value_checks(cfg)
     for i, band in enumerate(cfg.report.at_risk_bands or []):
         if band not in cfg.score.bands and band != "unknown":
             out.append((("report", "at_risk_bands", i), f"unknown band '{band}' (bands: {', '.join(cfg.score.bands)})"))

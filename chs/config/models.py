@@ -7,6 +7,7 @@ whole config (references, cycles, SQL fragments) live in `checks.py`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -40,6 +41,29 @@ class Storage(Strict):
 
     database: str = "chs.duckdb"
     output_dir: str = "out"
+    # DuckDB's working memory for `chs score`; beyond it, joins, aggregates and sorts spill to a
+    # temp folder beside the database instead of growing the process (a nightly job shares its
+    # machine). A DuckDB size such as "1GB" or "500MB"; `none` leaves DuckDB's default (80% of RAM).
+    memory_limit: str = "1GB"
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if value.strip().lower() != "none" and not re.fullmatch(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*",
+                                                                  value, flags=re.IGNORECASE):
+            raise ValueError(f"'{value}' is not a size such as 1GB or 500MB (or none)")
+        return value.strip()
+
+
+class Rollup(Strict):
+    """`accounts.rollup`: how a parent's score is made from its children's scores.
+
+    `revenue` weighs each child by its revenue (`accounts.revenue`, its own plus its
+    descendants'); `equal` weighs every scored child alike. Default: revenue when
+    `accounts.revenue` is declared, else equal.
+    """
+
+    weight: Literal["revenue", "equal"] | None = None
 
 
 class Accounts(Strict):
@@ -56,6 +80,26 @@ class Accounts(Strict):
     # v1.1: the revenue column for "revenue at risk" (report, diff, ranking); no name guessing.
     revenue: str | None = None
     revenue_unit: Literal["month", "year"] = "month"
+    # v1.1: the column naming an account's parent (enterprise families); the parent's score
+    # is rolled up from its children (chs/rollup.py).
+    parent: str | None = None
+    rollup: Rollup | None = None
+
+    @model_validator(mode="after")
+    def _rollup(self) -> Accounts:
+        if self.rollup is not None and self.parent is None:
+            raise ValueError("rollup needs accounts.parent (the column naming each account's parent)")
+        if self.rollup is not None and self.rollup.weight == "revenue" and self.revenue is None:
+            raise ValueError("rollup weight 'revenue' needs accounts.revenue (the revenue column); "
+                             "declare it or use weight: equal")
+        return self
+
+    @property
+    def rollup_weight(self) -> Literal["revenue", "equal"]:
+        """The weight rule in force: the declared one, else revenue when revenue is declared."""
+        if self.rollup is not None and self.rollup.weight is not None:
+            return self.rollup.weight
+        return "revenue" if self.revenue is not None else "equal"
 
 
 class CsvOptions(Strict):
@@ -71,6 +115,41 @@ class CsvOptions(Strict):
     skip: int | None = Field(default=None, ge=0)
     header: bool | None = None
     null: str | None = None
+    # v1.1 (DESIGN 6.2): rows after the header that are not data (Qualtrics' question-text and
+    # ImportId rows, SurveyMonkey's sub-answer row), and a report footer after the last blank
+    # line (Salesforce: "Grand Totals (N records)", confidentiality and copyright lines).
+    header_rows: int = Field(default=0, ge=0)
+    footer: bool = False
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            import codecs
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding '{value}' (e.g. utf-8, utf-16, latin-1, cp1252)") from None
+        return value
+
+
+class JsonOptions(Strict):
+    """Options for JSON / JSONL / NDJSON exports (DESIGN 6.2)."""
+
+    # Dotted path of the array holding the records when the file is one API response, e.g.
+    # `data` (Stripe's list object) or `list.invoice` (Chargebee: each element wraps one invoice).
+    records: str | None = None
+    # Text columns that hold a JSON document (PostHog's `properties`): parsed into nested
+    # fields, addressable as `properties.plan`.
+    parse: list[str] = Field(default_factory=list)
+
+
+class AccountKey(Strict):
+    """`account: {column: customer, via: stripe_customer}`: the source's key, mapped through a
+    column of the account list (a help desk's org id, a billing customer id, a CRM record id)."""
+
+    column: str
+    via: str | None = None
 
 
 class Validity(Strict):
@@ -86,7 +165,7 @@ class Source(Strict):
     """One export: a file or glob, its account key and time column."""
 
     path: str
-    account: str | None = None
+    account: str | AccountKey | None = None
     time: str | None = None
     valid: Validity | None = None
     columns: dict[str, str] = Field(default_factory=dict)
@@ -95,8 +174,49 @@ class Source(Strict):
     # A source whose newest row is older than this at as_of is stale: warned, and with
     # `chs score --strict` an error (exit 65).
     max_age: str = "7d"
+    # v1.1 (DESIGN 6.2): a known export's reader options, renames, units and zones; every key
+    # it sets can be overridden here. `types`: declared column types (a cell that does not
+    # convert is a rejected row). `time_unit`: epoch seconds or milliseconds in time columns.
+    preset: str | None = None
+    types: dict[str, str] = Field(default_factory=dict)
+    time_unit: Literal["s", "ms"] | None = None
+    json_options: JsonOptions | None = Field(default=None, alias="json")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     _max_age = field_validator("max_age")(_duration)
+
+    @field_validator("types")
+    @classmethod
+    def _types(cls, value: dict[str, str]) -> dict[str, str]:
+        from chs.readers.types import normalise_type
+        return {column: normalise_type(t) for column, t in value.items()}
+
+    @field_validator("preset")
+    @classmethod
+    def _preset(cls, value: str | None) -> str | None:
+        from chs.presets import PRESETS
+        if value is not None and value not in PRESETS:
+            raise ValueError(f"unknown preset '{value}' (presets: {', '.join(PRESETS)})")
+        return value
+
+    @model_validator(mode="after")
+    def _apply_preset(self) -> Source:
+        """Fill what the preset sets and the source does not (the user overrides any key)."""
+        if self.preset is not None:
+            from chs.presets import apply_defaults
+            apply_defaults(self)
+        return self
+
+    @property
+    def account_column(self) -> str | None:
+        """The column holding the account key (after `columns:` renames)."""
+        return self.account.column if isinstance(self.account, AccountKey) else self.account
+
+    @property
+    def account_via(self) -> str | None:
+        """The account-list column the key is mapped through, if any."""
+        return self.account.via if isinstance(self.account, AccountKey) else None
 
 
 class Variable(Strict):
@@ -330,6 +450,16 @@ class ReportSettings(Strict):
     currency: str | None = None
 
 
+class Privacy(Strict):
+    """Personal data: pseudonymised outputs (`redact`) and account columns never stored (`drop_columns`)."""
+
+    # Every command that prints or writes names redacts by default (`--no-redact` overrides);
+    # the key comes from the environment variable CHS_REDACT_SALT, never from the config.
+    redact: bool = False
+    # Columns of the account list removed before anything is computed or stored.
+    drop_columns: list[str] = Field(default_factory=list)
+
+
 class Config(Strict):
     """The whole chs.yaml."""
 
@@ -345,3 +475,4 @@ class Config(Strict):
     delivery: Delivery | None = None
     outcomes: Outcomes | None = None
     report: ReportSettings = Field(default_factory=ReportSettings)
+    privacy: Privacy = Field(default_factory=Privacy)

@@ -1,0 +1,59 @@
+"""Do a source's account keys name accounts? (DESIGN 6.2)
+
+A help desk keys tickets by its own organisation id, billing by a customer id: keyed like
+that, no row matches an account, every ticket count is 0 and the run looks fine. Per source
+(not the account list) this counts the distinct keys that match no account, samples them for
+run.json and warns when fewer than `MIN_MATCH` of the keys match. With `account: {column,
+via}` the key was mapped through a column of the account list (chs.readers.load adds the
+mapped key); the keys the mapping did not find are counted the same way.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from chs.config import LoadedConfig
+from chs.sql import ident
+
+MIN_MATCH = 0.5
+SAMPLES = 5
+
+
+def check_key_match(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: str, info: object,
+                    acc: object) -> None:
+    """Fill `info.unmatched` and, below MIN_MATCH, a warning on `info` (a SourceInfo)."""
+    src = loaded.config.sources[name]
+    column = src.account_column
+    if column is None:
+        return
+    relation = ident(info.relation)  # type: ignore[attr-defined]
+    if src.account_via is not None:
+        keys = (f"SELECT CAST({ident(column)} AS VARCHAR) AS k, count(*) AS n, bool_or(__account IS NOT NULL) AS ok "
+                f"FROM {relation} WHERE {ident(column)} IS NOT NULL GROUP BY 1")
+    else:
+        accounts = ident(acc.relation)  # type: ignore[attr-defined]
+        keys = (f"SELECT s.k, s.n, a.k IS NOT NULL AS ok FROM (SELECT __account AS k, count(*) AS n FROM {relation} "
+                f"WHERE __account IS NOT NULL GROUP BY 1) AS s LEFT JOIN (SELECT DISTINCT __account AS k "
+                f"FROM {accounts}) AS a ON s.k = a.k")
+    total, bad_keys, bad_rows, samples, good = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE NOT ok), coalesce(sum(n) FILTER (WHERE NOT ok), 0), "
+        f"list(k ORDER BY n DESC, k) FILTER (WHERE NOT ok)[1:{SAMPLES}], "
+        f"list(k ORDER BY k) FILTER (WHERE ok)[1:3] FROM ({keys})").fetchall()[0]
+    if not bad_keys:
+        return
+    info.unmatched = {"keys": int(bad_keys), "rows": int(bad_rows), "samples": list(samples or [])}  # type: ignore[attr-defined]
+    rate = (total - bad_keys) / total
+    via = f" (mapped via accounts column '{src.account_via}')" if src.account_via else ""
+    shown = ", ".join(repr(s) for s in (samples or [])[:3])
+    if rate < MIN_MATCH:
+        hint = ("is the key the right column? map another system's ids with "
+                "`account: {column: ..., via: <accounts column>}`") if not src.account_via else \
+            f"check that accounts column '{src.account_via}' holds these ids"
+        matched = ", ".join(repr(s) for s in (good or []))
+        info.warnings.append(  # type: ignore[attr-defined]
+            f"only {rate:.0%} of the account keys in column '{column}'{via} match an account "
+            f"({total - bad_keys} of {total}; {bad_rows} rows left out; unmatched e.g. {shown}"
+            f"{'; matched e.g. ' + matched if matched else ''}): {hint}")
+    elif src.account_via:
+        info.warnings.append(  # type: ignore[attr-defined]
+            f"{bad_keys} key(s) in column '{column}'{via} match no account ({bad_rows} rows left out; e.g. {shown})")
