@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
-
-from chs.errors import LockedError, OutputError
+from chs.db import check_history_schema, open_file
+from chs.errors import OutputError
 
 
 def _wal(path: Path) -> Path:
@@ -30,12 +29,7 @@ def _fold_wal(database: Path) -> None:
     or the copy would miss committed snapshots."""
     if not _wal(database).exists():
         return
-    try:
-        con = duckdb.connect(str(database))
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise LockedError(f"{database}: in use; retry later") from None
-        raise OutputError(f"{database}: cannot open ({str(exc).splitlines()[0]})") from None
+    con = open_file(database)
     try:
         con.execute("CHECKPOINT")
     finally:
@@ -45,13 +39,16 @@ def _fold_wal(database: Path) -> None:
 @contextmanager
 def working_copy(database: Path) -> Iterator[Path]:
     """Yield the path to write; when the block ends without error (and the caller has closed
-    its connection), that file replaces `database` atomically. Caller holds the run lock."""
+    its connection), that file replaces `database` atomically. Caller holds the run lock.
+    A file that is not a chs history (foreign, damaged, other tables) is refused (65) before
+    anything touches it."""
     target = database.with_name(database.name + ".next")
     for stale in (target, _wal(target)):
         stale.unlink(missing_ok=True)
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
         if database.exists():
+            check_history_schema(database)
             _fold_wal(database)
             shutil.copyfile(database, target)
     except OSError as exc:

@@ -6,14 +6,16 @@ import contextlib
 import datetime as dt
 import functools
 import os
+import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.segment import Segment
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,19 +31,46 @@ class Options:
 OPTIONS = Options()
 
 
+# Terminal escape sequences (CSI `ESC [ ... final`, OSC `ESC ] ... BEL|ST`, other `ESC x`) and
+# every other C0/C1 control character except tab and newline. An account name or a title is
+# data from an export: printed raw it could retitle the window, hide text, or forge a link.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|\x9b[0-?]*[ -/]*[@-~]"
+                      r"|\x9d[^\x07\x9c]*[\x07\x9c]?")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(value: Any) -> str:
+    """`value` as text safe to print on a terminal: escape sequences and control characters
+    (C0 except tab and newline, DEL, C1) removed. Every renderer's values pass through it."""
+    text = "" if value is None else str(value)
+    if text.isprintable():
+        return text
+    return _CONTROLS.sub("", _ESCAPES.sub("", text))
+
+
+class SafeConsole(Console):
+    """A Rich console that cleans the text of every segment it writes (Rich's own colour
+    codes are added after this, from styles), so no renderer can print data raw."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            seg if seg.control or not seg.text else Segment(clean(seg.text), seg.style, seg.control)
+            for seg in buffer)
+
+
 def _color_off() -> bool:
     return OPTIONS.no_color or "NO_COLOR" in os.environ
 
 
 def out() -> Console:
     """Results: stdout. No colour off a terminal or with NO_COLOR / --no-color."""
-    return Console(file=sys.stdout, no_color=_color_off(), highlight=False, soft_wrap=True,
+    return SafeConsole(file=sys.stdout, no_color=_color_off(), highlight=False, soft_wrap=True,
                    force_terminal=None if not _color_off() else False)
 
 
 def err() -> Console:
     """Logs and progress: stderr."""
-    return Console(file=sys.stderr, no_color=_color_off(), highlight=False, soft_wrap=True,
+    return SafeConsole(file=sys.stderr, no_color=_color_off(), highlight=False, soft_wrap=True,
                    force_terminal=None if not _color_off() else False)
 
 
