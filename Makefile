@@ -25,7 +25,7 @@ BACKTEST_FROM ?= 2026-01-02
 BACKTEST_TO ?= 2026-08-21
 demo: install
 	rm -rf demo
-	$(CHS) init --example demo
+	$(CHS) init demo --example telecom
 	cd demo && ../$(CHS) score --from $(DEMO_FROM) --to $(DEMO_TO) --every 7d
 	cd demo && ../$(CHS) explain "$$(../$(PY) -c "import polars as pl; print(pl.read_parquet('out/scores.parquet').drop_nulls('score').sort('score')['account_id'][0])")"
 	cd demo && ../$(CHS) actions --status open --format table | head -n 15
@@ -39,8 +39,11 @@ lint: install
 clean:
 	rm -rf $(VENV) demo .pytest_cache
 
+# chs score end to end vs a tuned hand-written DuckDB query on the same files, plus explain and
+# report on the history: `make bench` (100k accounts / 10M events) or `make bench SCALE=large` (1M / 100M).
+SCALE ?= medium
 bench: install
-	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/run.py --scale $(SCALE) $(BENCH_ARGS)
 
 # Run times and peak memory of backtest and calibrate at 100k accounts x 26 weekly snapshots.
 bench-backtest: install

@@ -69,7 +69,7 @@ class DiffResult:
 def default_as_of(loaded: LoadedConfig) -> dt.date:
     """The latest stored snapshot of `loaded`'s database, else today (UTC)."""
     if loaded.database.exists():
-        con = connect(loaded.database, read_only=True)
+        con = connect(loaded.database, read_only=True, require_history=False)
         try:
             has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'scores'").fetchone()
             latest = con.execute("SELECT max(as_of) FROM scores").fetchone() if has and has[0] else None

@@ -321,7 +321,7 @@ def test_actions_cli_lists_closes_and_reports_errors(tmp_path):
 def test_actions_cli_without_history_is_exit_66(tmp_path):
     cfg = project(tmp_path, [RISK])
     proc = chs(cfg, "actions")
-    assert proc.returncode == 66 and "no history yet" in proc.stderr
+    assert proc.returncode == 66 and "no snapshots stored yet" in proc.stderr
 
 
 def test_actions_json_is_one_document(tmp_path):

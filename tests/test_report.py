@@ -170,7 +170,9 @@ def test_account_names_are_escaped(report: str) -> None:
     assert "Gamma &amp; Söhne" in report
 
 
-def test_redact_replaces_names_and_owners_but_keeps_ids(project: Path, tmp_path: Path) -> None:
+def test_redact_replaces_names_and_owners_but_keeps_ids(project: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHS_REDACT_SALT", "a-test-key-of-32-characters-long")
     target = tmp_path / "redacted.html"
     done = chs(project, "report", "--redact", "-o", str(target))
     assert done.returncode == 0, done.stderr
@@ -180,12 +182,12 @@ def test_redact_replaces_names_and_owners_but_keeps_ids(project: Path, tmp_path:
         assert html.escape(name, quote=False) not in text and name not in text
         assert owner not in text
     assert "@example.com" not in text and "alert(1)" not in text
-    assert re.search(r"Account [0-9a-f]{6}", text) and re.search(r"CSM [0-9a-f]{6}", text)
+    assert re.search(r"Account [0-9a-f]{8}", text) and re.search(r"Owner [0-9a-f]{8}", text)
     assert "A1" in text
     again = tmp_path / "again.html"
     assert chs(project, "report", "--redact", "-o", str(again)).returncode == 0
-    pseudonyms = sorted(set(re.findall(r"(?:Account|CSM) [0-9a-f]{6}", text)))
-    assert pseudonyms == sorted(set(re.findall(r"(?:Account|CSM) [0-9a-f]{6}", again.read_text())))
+    pseudonyms = sorted(set(re.findall(r"(?:Account|Owner) [0-9a-f]{8}", text)))
+    assert pseudonyms == sorted(set(re.findall(r"(?:Account|Owner) [0-9a-f]{8}", again.read_text())))
 
 
 def test_as_of_picks_an_older_snapshot_and_compares_with_since(project: Path, tmp_path: Path) -> None:
@@ -217,7 +219,7 @@ def test_pseudonyms_are_stable_and_salted() -> None:
     a, b = Pseudonyms("salt1"), Pseudonyms("salt2")
     assert a.account("A1") == Pseudonyms("salt1").account("A1")
     assert a.account("A1") != b.account("A1") and a.account("A1") != a.account("A2")
-    assert re.fullmatch(r"CSM [0-9a-f]{6}", a.owner("anna@example.com"))
+    assert re.fullmatch(r"Owner [0-9a-f]{8}", a.owner("anna@example.com"))
 
 
 def test_svg_escapes_band_names() -> None:

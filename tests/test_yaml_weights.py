@@ -15,7 +15,7 @@ from chs.config.load import load_config
 
 def _example() -> str:
     # Read without newline translation so offsets are checked against the real bytes.
-    return (resources.files("chs") / "resources/configs/example.yaml").read_bytes().decode("utf-8")
+    return (resources.files("chs") / "resources/examples/telecom/chs.yaml").read_bytes().decode("utf-8")
 
 
 def _node(tree: dict, path: str) -> dict:

@@ -27,9 +27,9 @@ def _neutralised(column: str) -> str:
     return f"CASE WHEN left({c}, 1) IN ({starts}) THEN '''' || {c} ELSE {c} END AS {c}"
 
 
-def csv_query(where: str) -> str:
+def csv_query(where: str, source: str = "actions") -> str:
     cols = [_neutralised(c) if c in TEXT_COLUMNS else ident(c) for c in ACTION_COLUMNS]
-    return f"SELECT {', '.join(cols)} FROM actions WHERE {where} ORDER BY action_id"
+    return f"SELECT {', '.join(cols)} FROM {source} WHERE {where} ORDER BY action_id"
 
 
 def json_value(value: Any) -> Any:
@@ -38,8 +38,12 @@ def json_value(value: Any) -> Any:
 
 def write_action_outputs(con: duckdb.DuckDBPyConnection, staging: Staging, run_id: str) -> None:
     """Write this run's actions; both files exist (header only / empty) when there are none."""
-    staging.copy(con, csv_query(f"run_id = {string(run_id)}"), "actions.csv")
-    rows = con.execute(f"SELECT {', '.join(map(ident, ACTION_COLUMNS))} FROM actions "
+    source = "actions"
+    if staging.redactor is not None:
+        # Pseudonymised before the formula neutralising, so free text still holds the raw name.
+        source = f"({staging.redactor.wrap(con, 'SELECT * FROM actions')}) AS actions"
+    staging.copy(con, csv_query(f"run_id = {string(run_id)}", source), "actions.csv", redacted=True)
+    rows = con.execute(f"SELECT {', '.join(map(ident, ACTION_COLUMNS))} FROM {source} "
                        "WHERE run_id = $run_id ORDER BY action_id", {"run_id": run_id}).fetchall()
     lines = [json.dumps({c: json_value(v) for c, v in zip(ACTION_COLUMNS, row)}, ensure_ascii=False)
              for row in rows]

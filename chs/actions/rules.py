@@ -33,6 +33,13 @@ def action_input_sql(con: duckdb.DuckDBPyConnection, nodes: list[TreeNode], chec
     """
     cols = [f"{expr} AS {ident(name)}" for name, expr in BUILTINS.items()]
     taken = set(BUILTINS)
+    # `level` ('account' | 'parent', chs/rollup.py) lets a rule target parents; a scoring
+    # table without rollups (the validate check, chs diff's side runs) has account rows only.
+    # A variable or account column of that name predates rollups and keeps its meaning.
+    if "level" not in _columns(con, "vars"):
+        has_level = not check and "level" in _columns(con, "out_scores")
+        cols.append(f"{'o.level' if has_level else string('account')} AS level")
+        taken.add("level")
     for node in nodes:
         if node.path and node_column(node.path) not in taken:
             cols.append("o." + ident(node_column(node.path)))

@@ -58,3 +58,35 @@ def hoist_global_options(argv: list[str], group: Any) -> list[str]:
                 j += 1
         j += 1
     return argv[:i] + moved + [argv[i]] + rest
+
+
+def example_name_default(argv: list[str], names: list[str], default: str) -> list[str]:
+    """`chs init [DIR] --example [NAME]`: a bare `--example` means the default example.
+
+    Click options cannot take an optional value, so a `--example` of the init command that
+    is not followed by a known example name becomes `--example=DEFAULT`. That keeps
+    `chs init DIR --example` and the older `chs init --example DIR` working; `--example
+    NAME` and `--example=NAME` pass through (an unknown NAME after `=` is an error)."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):  # global options stand before the command
+        i += 2 if argv[i] in GLOBAL_VALUED else 1
+    if i >= len(argv) or argv[i] != "init":
+        return argv
+    out = argv[: i + 1]
+    rest = argv[i + 1:]
+    j = 0
+    while j < len(rest):
+        token = rest[j]
+        if token == "--":
+            out += rest[j:]
+            break
+        if token == "--example":
+            if j + 1 < len(rest) and rest[j + 1] in names:
+                out += [f"--example={rest[j + 1]}"]
+                j += 2
+                continue
+            out.append(f"--example={default}")
+        else:
+            out.append(token)
+        j += 1
+    return out

@@ -35,6 +35,9 @@ def diff_cmd(
                                               "(default: NEW's latest snapshot, else today, UTC).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
     top: Annotated[int, typer.Option("--top", min=0, help="How many changed accounts / action examples to list.")] = 20,
+    redact: Annotated[bool | None, typer.Option(
+        "--redact/--no-redact", show_default=False,
+        help="Pseudonymise account names (key: $CHS_REDACT_SALT; default: NEW's privacy.redact).")] = None,
 ) -> None:
     """Score OLD and NEW on the same data and show what publishing NEW would change."""
     from chs.config import load_config
@@ -44,8 +47,12 @@ def diff_cmd(
     old_cfg = load_config(old)
     new_cfg = load_config(new) if new is not None else common.load()
     day = day or default_as_of(new_cfg)
+    from chs.privacy import redactor_for
+    redactor = redactor_for(new_cfg, redact)
     log(f"scoring {old_cfg.path} and {new_cfg.path} as of {day}")
     result = diff_configs(old_cfg, new_cfg, day, top=top)
+    if redactor is not None:
+        result.changed = redactor.rows(result.changed)
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False, default=str))
         return

@@ -54,6 +54,10 @@ def explain_cmd(
     since: Annotated[str | None, typer.Option(
         "--since", help="Compare with the latest snapshot at least this long before, e.g. 7d or 4w.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the view.")] = False,
+    redact: Annotated[bool | None, typer.Option(
+        "--redact/--no-redact", show_default=False,
+        help="Pseudonymise the name, owner and names in action texts (key: $CHS_REDACT_SALT; "
+             "default: privacy.redact).")] = None,
 ) -> None:
     """Show an account's tree: raw values, sub-scores, weights, contributions, change, open actions."""
     from chs.db import connect
@@ -70,12 +74,16 @@ def explain_cmd(
             raise typer.BadParameter(str(exc), param_hint="--since") from None
     day, compare_day = parse_date(as_of, "--as-of"), parse_date(compare, "--compare")
     loaded = common.load()
+    from chs.privacy import redact_explanation, redactor_for
+    redactor = redactor_for(loaded, redact)
     con = connect(loaded.database, read_only=True)
     try:
         result = explain(con, account, as_of=day, compare=compare_day, since_days=since_days,
                          rules=WeightRules.from_config(loaded))
     finally:
         con.close()
+    if redactor is not None:
+        result = redact_explanation(result, redactor)
     for warning in result.warnings:
         common.log(f"warning: {warning}")
     if as_json:
@@ -91,6 +99,12 @@ def render(console: Console, result: Explanation) -> None:
         console.width = max(console.width, PIPE_WIDTH)
     plain = console.no_color or not console.is_terminal
     _say(console, _header(result))
+    if result.level == "parent":
+        _say(console, _rollup_line(result))
+        console.print(_children(result))
+        _history(console, result)
+        _actions(console, result)
+        return
     movers = result.movers()
     weights = result.weights_changed
     if movers or weights.shown:
@@ -351,6 +365,44 @@ def _tree(r: Explanation, plain: bool, width: int) -> Table:
         table.add_column(head, justify=justify, no_wrap=True, width=w)  # type: ignore[arg-type]
     for i, (label, node) in enumerate(zip(labels, r.nodes, strict=True)):
         table.add_row(label, _raw_cell(node, raw_w), *(col[i] for _, col, _ in cells))
+    return table
+
+
+def _rollup_line(r: Explanation) -> Text:
+    """How a parent's score is made: `Parent of 3 accounts, weighed by revenue (family MRR 4,600)`."""
+    scored = sum(c.score is not None for c in r.children if c.level is not None)
+    how = {"revenue": "weighed by revenue", "equal (no revenue)": "weighed equally (no scored child has revenue)"}
+    line = Text(f"\nParent of {sum(c.level is not None for c in r.children)} accounts ({scored} scored), "
+                f"{how.get(r.rollup_basis or '', 'weighed equally')}")
+    if r.family_revenue is not None:
+        line.append(f"; family revenue {r.family_revenue:,.0f}/month")
+    line.append("\nscore = 50 + Σ share × (child score − 50)", style="dim")
+    return line
+
+
+def _children(r: Explanation) -> Table:
+    """A parent's children, the biggest risks first: score, band, weight, share, points."""
+    has_delta = any(c.delta_part is not None for c in r.children)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("Child")
+    for head in ("Score", "Band", "Weight", "Share", "Pts"):
+        table.add_column(head, justify="left" if head == "Band" else "right", no_wrap=True)
+    if has_delta:
+        table.add_column("Δ pts", justify="right", no_wrap=True)
+    for c in r.children:
+        name = Text(c.account_name or c.account_id)
+        if c.account_name:
+            name.append(f" ({c.account_id})", style="dim")
+        if c.level == "parent":
+            name.append(" [parent]", style="dim")
+        if c.level is None:
+            name.append(" — no longer a child", style="dim")
+        cells: list[Text | str] = [name, _num(c.score), _band(c.band) if c.level else Text(""),
+                                   f"{c.weight:,.2f}".rstrip("0").rstrip("."), f"{c.share * 100:.1f}%",
+                                   _points(c.contribution)]
+        if has_delta:
+            cells.append(_points(c.delta_part) if c.delta_part is not None else "")
+        table.add_row(*cells)
     return table
 
 

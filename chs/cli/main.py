@@ -77,8 +77,12 @@ def _hide_flag_types() -> None:
 def run() -> None:
     import sys
 
-    from chs.cli.argv import hoist_global_options
+    from chs.cli.argv import example_name_default, hoist_global_options
+    from chs.init_project import DEFAULT_EXAMPLE, example_names
     _hide_flag_types()
     command = typer.main.get_command(app)
-    args = hoist_global_options(sys.argv[1:], command) if hasattr(command, "commands") else sys.argv[1:]
+    # A bare `init --example` gets its default name first, so hoisting never takes a global
+    # option that follows it for the example's name.
+    args = example_name_default(sys.argv[1:], example_names(), DEFAULT_EXAMPLE)
+    args = hoist_global_options(args, command) if hasattr(command, "commands") else args
     command(args=args, prog_name="chs")

@@ -19,8 +19,9 @@ def report_cmd(
         "--since", help="Compare with the latest snapshot at least this long before, e.g. 7d or 4w.")] = "7d",
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="HTML file to write (default: <output_dir>/report.html).")] = None,
-    redact: Annotated[bool, typer.Option(
-        "--redact", help="Replace account names and owners with stable pseudonyms (ids are kept).")] = False,
+    redact: Annotated[bool | None, typer.Option(
+        "--redact/--no-redact", help="Replace account names and owners with stable pseudonyms (ids are kept; "
+        "key: $CHS_REDACT_SALT; default: privacy.redact).", show_default=False)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary instead of the path.")] = False,
 ) -> None:
     """Write the weekly review of a stored snapshot as one self-contained HTML file."""
@@ -33,11 +34,13 @@ def report_cmd(
         raise typer.BadParameter(str(exc), param_hint="--since") from None
     day = parse_date(as_of, "--as-of")
     loaded = common.load()
+    from chs.privacy import wanted_key
+    key = wanted_key(loaded, redact)  # asked for but no key: exit 78 before any work
     cfg = loaded.config
     settings = cfg.report
     options = ReportOptions(
-        bands=dict(cfg.score.bands), name=cfg.name, as_of=day, since_days=since_days, redact=redact,
-        salt=loaded.digest, currency=settings.currency,
+        bands=dict(cfg.score.bands), name=cfg.name, as_of=day, since_days=since_days, redact=key is not None,
+        salt=key or "", currency=settings.currency,
         at_risk_bands=tuple(settings.at_risk_bands) if settings.at_risk_bands is not None else None)
     risk_names(options.bands, options.at_risk_bands)  # a band the config lacks: exit 78 before any work
     target = output if output is not None else loaded.output_dir / "report.html"

@@ -14,18 +14,32 @@ from chs.cli.common import date_range, handle_errors, log, out
 @handle_errors
 def init_cmd(
     directory: Annotated[Path, typer.Argument(help="Folder to create (default: current folder).")] = Path("."),
-    example: Annotated[bool, typer.Option("--example", help="The full example company and scorecard.")] = False,
+    example: Annotated[Optional[str], typer.Option(
+        "--example", metavar="[NAME]", show_default=False,
+        help="An example company and scorecard from examples/: telecom (the default when NAME is left out) "
+             "or saas.")] = None,
     accounts: Annotated[Optional[int], typer.Option("--accounts", min=1, help="How many example accounts.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing chs.yaml.")] = False,
+    preset: Annotated[Optional[str], typer.Option(
+        "--preset", metavar="NAME", show_default=False,
+        help="Print a starter `sources:` block for a known export (qualtrics, stripe, zendesk, ...) "
+             "to stdout; writes nothing.")] = None,
 ) -> None:
     """Write a starter chs.yaml and sample data to try at once."""
     from chs.errors import UsageError
     from chs.init_project import InitError, init_project
+    if preset is not None:
+        from chs.presets import PRESETS, starter_block
+        if preset not in PRESETS:
+            raise UsageError(f"unknown preset '{preset}' (presets: {', '.join(PRESETS)})")
+        typer.echo(starter_block(preset), nl=False)
+        return
     try:
         written = init_project(directory, example=example, accounts=accounts, force=force)
     except InitError as exc:
         raise UsageError(str(exc)) from None
-    out().print(f"wrote {directory / 'chs.yaml'} and sample data in {directory / 'data'}", markup=False)
+    readme = f" ({directory / 'README.md'} explains it)" if written["docs"] else ""
+    out().print(f"wrote {directory / 'chs.yaml'} and sample data in {directory / 'data'}{readme}", markup=False)
     common.debug(str(written))
     log(f"next: cd {directory} && chs score && chs report")
 
@@ -38,41 +52,50 @@ def validate_cmd(
     import json
 
     from chs.db import memory
-    from chs.pipeline import prepare
+    from chs.validate import validate
     loaded = common.load()
-    prep = prepare(memory(), loaded)
-    outcomes = None
-    if loaded.config.outcomes is not None:
-        from chs.outcomes import load_outcomes
-        outcomes = load_outcomes(prep.con, loaded)
-    leaves = sum(1 for n in prep.plan.nodes if n.is_leaf)
-    for name, info in prep.sources.items():
+    result = validate(memory(), loaded)  # every problem, not the first (chs/validate.py)
+    outcomes = result.outcomes
+    leaves = result.leaves
+    for name, info in result.sources.items():
         for sample in info.reject_samples:
             common.warn(f"warning: {name}: {sample}")
+        for warning in info.warnings:
+            common.warn(f"warning: source {name}: {warning}")
+    sources_json = {n: {"files": i.files, "rows": i.rows, "rejected": i.rejected,
+                        "reject_samples": i.reject_samples, "warnings": i.warnings, "notes": i.notes,
+                        "unmatched_keys": i.unmatched} for n, i in result.sources.items()}
     if as_json:
         typer.echo(json.dumps({
-            "config": str(loaded.path), "ok": True, "variables": len(loaded.config.variables), "leaves": leaves,
-            "sources": {n: {"files": i.files, "rows": i.rows, "rejected": i.rejected,
-                            "reject_samples": i.reject_samples} for n, i in prep.sources.items()},
+            "config": str(loaded.path), "ok": not result.problems, "variables": len(loaded.config.variables),
+            "leaves": leaves, "problems": [m for _, m in result.problems], "sources": sources_json,
             "outcomes": outcomes.to_json() if outcomes else None}, default=str))
+        if result.problems:
+            raise typer.Exit(result.exit_code)
         return
+    result.raise_if_failed()
     console = out()
     console.print(f"{loaded.path}: ok ({len(loaded.config.variables)} variables, {leaves} leaves)", markup=False)
     if outcomes is not None:
         unknown = f", {outcomes.unknown_accounts} for unknown accounts" if outcomes.unknown_accounts else ""
         console.print(f"  outcomes: {outcomes.events} churn events{unknown}, observed until "
                       f"{outcomes.observed_until}", markup=False)
-    for name, info in prep.sources.items():
+    for name, info in result.sources.items():
         warn = f", {info.rejected} rejected rows" if info.rejected else ""
         console.print(f"  source {name}: {info.rows} rows from {len(info.files)} file(s){warn}", markup=False)
+        for note in info.notes:  # what a preset converted (money units, zones), said out loud
+            console.print(f"    {note}", markup=False)
 
 
 @handle_errors
-def compile_cmd() -> None:
-    """Print the SQL the config compiles to."""
+def compile_cmd(
+    as_of: Annotated[Optional[str], typer.Option(
+        "--as-of", help="The date compiled into the plan (default: today, UTC).")] = None,
+) -> None:
+    """Print the SQL the config compiles to (as_of is a literal in it)."""
     from chs.db import memory
     from chs.pipeline import prepare
-    prep = prepare(memory(), common.load())
+    prep = prepare(memory(), common.load(), common.parse_date(as_of, "--as-of"))
     typer.echo(prep.plan.render())
 
 
@@ -86,6 +109,10 @@ def score_cmd(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Unreadable rows or a stale export stop the run (exit 65); nothing is stored.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary instead of text.")] = False,
+    redact: Annotated[Optional[bool], typer.Option(
+        "--redact/--no-redact", show_default=False,
+        help="Pseudonymise names, owners and names in action texts in the outputs and webhook payloads "
+             "(key: $CHS_REDACT_SALT; default: privacy.redact).")] = None,
 ) -> None:
     """Score accounts (or backfill a range of dates), store snapshots, write outputs and actions."""
     import json
@@ -93,13 +120,17 @@ def score_cmd(
     from chs.pipeline import score
     dates = date_range(as_of, start, end, every)
     loaded = common.load()
+    from chs.privacy import redactor_for
+    redactor = redactor_for(loaded, redact)  # asked for without a key: exit 78 before any work
     with common.progress_bar(len(dates), "scoring") as advance:
-        result = score(loaded, dates, progress=advance, strict=strict)
+        result = score(loaded, dates, progress=advance, strict=strict, redactor=redactor)
     # Data problems are never hidden, not even by --quiet.
     for name, info in result.sources.items():
         if info.rejected:
             common.warn(f"warning: source {name}: {info.rejected} rows could not be read and were left out "
                         f"({'; '.join(info.reject_samples)})")
+        for warning in info.warnings:  # ambiguous dates, keys that match no account
+            common.warn(f"warning: source {name}: {warning}")
     for snap in result.snapshots:
         for warning in snap.warnings:
             common.warn(f"warning: {snap.as_of}: {warning}")

@@ -48,6 +48,9 @@ def scores_cmd(
         "--limit", "-n", min=0, metavar="N", help="Show at most N accounts.")] = None,
     fmt: Annotated[str, typer.Option(
         "--format", "-f", metavar="FORMAT", help="table, csv or json (one array).")] = "table",
+    redact: Annotated[bool | None, typer.Option(
+        "--redact/--no-redact", show_default=False,
+        help="Pseudonymise names and owners (key: $CHS_REDACT_SALT; default: privacy.redact).")] = None,
 ) -> None:
     """List the accounts of a stored snapshot: filter by band, owner, segment; sort; limit.
 
@@ -61,8 +64,13 @@ def scores_cmd(
         raise typer.BadParameter(f"'{sort}' is not one of {', '.join(SORTS)}", param_hint="--sort")
     bands = [b for value in band or [] for b in value.split(",") if b.strip()]
     day = parse_date(as_of, "--as-of")
-    result = list_scores(common.load(), as_of=day, bands=bands, owners=owner or [], segment=segment,
+    loaded = common.load()
+    from chs.privacy import redactor_for
+    redactor = redactor_for(loaded, redact)
+    result = list_scores(loaded, as_of=day, bands=bands, owners=owner or [], segment=segment,
                          sort=sort, limit=limit)
+    if redactor is not None:
+        result.frame = redactor.frame(result.frame)
     for warning in result.warnings:
         common.warn(f"warning: {warning}")  # a data problem: shown even with --quiet
     with reader_may_leave():
@@ -101,6 +109,9 @@ def to_csv(frame: pl.DataFrame) -> str:
 
     from chs.actions.export import FORMULA_STARTS
     from chs.scores_list import TEXT_COLUMNS
+    text_columns = [c for c in TEXT_COLUMNS if c in frame.columns]
+    frame = frame.with_columns(  # no terminal escapes from data, before the formula check
+        pl.col(c).map_elements(common.clean, return_dtype=pl.String) for c in text_columns)
     safe = frame.with_columns(
         pl.when(pl.col(c).str.slice(0, 1).is_in(list(FORMULA_STARTS)))
         .then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)

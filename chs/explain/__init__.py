@@ -21,8 +21,9 @@ import duckdb
 from chs.explain.change import Side, WeightRules, split
 from chs.explain.lookup import resolve_account, resolve_snapshots, snapshot_dates, suggest
 from chs.explain.model import ActionItem, Explanation, HistoryPoint, NodeExplanation, WeightsChange
+from chs.explain.rollup import ChildExplanation, account_level, load_rollup
 
-__all__ = ["ActionItem", "Explanation", "HistoryPoint", "NodeExplanation", "WeightRules", "WeightsChange",
+__all__ = ["ActionItem", "ChildExplanation", "Explanation", "HistoryPoint", "NodeExplanation", "WeightRules", "WeightsChange",
            "explain", "suggest"]
 
 TOLERANCE = 1e-9
@@ -71,6 +72,8 @@ def explain(con: duckdb.DuckDBPyConnection, account: str, as_of: dt.date | None 
     current = by_date[now]
     before = by_date.get(then) if then is not None else None
 
+    if account_level(con, account_id, now) == "parent":
+        return _explain_parent(con, account_id, snaps.comparison, now, then, current, before, history)
     params = {"account": account_id, "now": now, "then": then if then is not None else now}
     node_rows = _by_date(con.execute(_NODE_SQL, params).fetchall())
     meta_rows = _by_date(con.execute(_META_SQL, {"now": params["now"], "then": params["then"]}).fetchall())
@@ -96,6 +99,38 @@ def explain(con: duckdb.DuckDBPyConnection, account: str, as_of: dt.date | None 
                  for day, row in ((now, current), (then, before))]  # type: ignore[list-item]
         warnings = _split(nodes, sides[0], sides[1], rules, result)
     result.warnings = _check(result, stored_delta=current[6]) + warnings
+    return result
+
+
+def _explain_parent(con: duckdb.DuckDBPyConnection, account_id: str, comparison: str, now: dt.date,
+                    then: dt.date | None, current: tuple, before: tuple | None, history: list[tuple]) -> Explanation:
+    """A parent's view: no tree of its own, its children's scores, weights and contributions."""
+    comparable = before is not None and before[4] is not None and current[4] is not None
+    rollup = load_rollup(con, account_id, now, then if comparable else None)
+    result = Explanation(
+        account_id=account_id, account_name=current[1], owner=current[2], segment=current[3],
+        as_of=now, score=current[4], band=current[5], coverage=current[7],
+        previous_as_of=then, previous_score=before[4] if before else None,
+        previous_band=before[5] if before else None,
+        delta=current[4] - before[4] if comparable else None,  # type: ignore[index,operator]
+        comparison=comparison, nodes=[], actions=_actions(con, account_id, now),
+        history=[HistoryPoint(as_of=r[0], score=r[4], band=r[5]) for r in history],
+        level="parent", children=rollup.children, rollup_basis=rollup.basis, family_revenue=rollup.revenue,
+    )
+    warnings = []
+    if result.score is not None:
+        total = 50 + math.fsum(c.contribution for c in rollup.children)
+        if abs(total - result.score) > TOLERANCE:
+            warnings.append(f"stored children's contributions add up to {total:.6f}, not the score "
+                            f"{result.score:.6f}")
+    if result.delta is not None and rollup.comparable:
+        parts = math.fsum(c.delta_part or 0.0 for c in rollup.children)
+        if abs(parts - result.delta) > TOLERANCE:
+            warnings.append(f"children's delta parts add up to {parts:.6f}, not the delta {result.delta:.6f}")
+    elif result.delta is not None:
+        warnings.append(f"{account_id} was not rolled up as a parent on {then}: the change is not split "
+                        "by child")
+    result.warnings = warnings
     return result
 
 

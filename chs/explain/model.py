@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chs.explain.rollup import ChildExplanation
 
 
 @dataclass
@@ -177,6 +180,12 @@ class Explanation:
     history: list[HistoryPoint] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     weights_changed: WeightsChange = field(default_factory=lambda: WeightsChange(reason=None, points=None))
+    # A parent (accounts.parent, chs/rollup.py) has no tree of its own (`nodes` is empty):
+    # its children, how they were weighed, and the family's revenue instead.
+    level: str = "account"
+    children: list[ChildExplanation] = field(default_factory=list)
+    rollup_basis: str | None = None
+    family_revenue: float | None = None
 
     @property
     def leaves(self) -> list[NodeExplanation]:
@@ -213,6 +222,9 @@ class Explanation:
             "weights_changed": self.weights_changed.to_dict(),
             "history": [h.to_dict() for h in self.history],
             "warnings": self.warnings,
+            "level": self.level,
+            **({"children": [c.to_dict() for c in self.children], "rollup_weight": self.rollup_basis,
+                "family_revenue": self.family_revenue} if self.level == "parent" else {}),
         }
 
 

@@ -29,6 +29,7 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions, config_
     from chs.report import accounts, sections
     from chs.report.context import open_context
     from chs.report.model import make_bands
+    from chs.report.parents import parents
     from chs.report.redact import Pseudonyms
 
     ctx = open_context(con, options, make_bands(options.bands, options.at_risk_bands), loaded)
@@ -41,7 +42,8 @@ def build_report(con: duckdb.DuckDBPyConnection, options: ReportOptions, config_
         generated_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         backlog=sections.backlog(ctx, names), renewals=accounts.renewals(ctx, names),
         churn=accounts.churn(ctx, names), owner_changes=sections.owner_changes(ctx, names),
-        currency=options.currency, trend_periods=options.trend_periods, revenue_note=ctx.revenue_note, warnings=list(ctx.warnings))
+        currency=options.currency, trend_periods=options.trend_periods, revenue_note=ctx.revenue_note, warnings=list(ctx.warnings),
+        parents=parents(ctx, names))
 
 
 def render_html(report: Report) -> str:

@@ -74,7 +74,9 @@ class Context:
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()
+    # Views count: `node_scores` is a view over `node_values` since history layout 2.
+    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
+                       "UNION SELECT view_name FROM duckdb_views() WHERE NOT temporary").fetchall()
     return {r[0] for r in rows}
 
 

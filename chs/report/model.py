@@ -292,6 +292,31 @@ class OwnerChanges:
 
 
 @dataclass
+class ParentRow:
+    """A parent account (accounts.parent) in an at-risk band: its rolled-up score and family."""
+
+    account_id: str
+    name: str | None
+    owner: str | None
+    segment: str | None
+    score: float | None
+    band: Band
+    delta: float | None
+    revenue: float | None  # family revenue: its own + every account below it, as scored
+    children: int
+    scored: int
+    risks: list[Driver] = field(default_factory=list)  # children pulling it down most (points)
+
+
+@dataclass
+class Parents:
+    rows: list[ParentRow]  # at-risk parents, largest family revenue first (top N)
+    at_risk: int
+    total: int  # parents in the snapshot
+    has_revenue: bool
+
+
+@dataclass
 class Report:
     header: Header
     bands: list[Band]
@@ -311,6 +336,7 @@ class Report:
     currency: str | None = None
     trend_periods: int = 12
     revenue_note: str | None = None  # where revenue comes from, shown in the report
+    parents: Parents | None = None  # enterprise families (accounts.parent); None without parents
     warnings: list[str] = field(default_factory=list)
 
     @property
