@@ -3,15 +3,20 @@
 An aggregate variable is built from *metrics* (plain aggregates with a FILTER), which are
 de-duplicated per source and aliased m_0..m_n, then combined in an outer SELECT. So `share`
 and `count` over the same window and filter share one `count(*)`, and `nps` is three counts.
+
+as_of is compiled in as a literal and windows compare the row's UTC timestamp `__ts` with
+midnight literals (`__date > D - n` is `__ts >= D - n + 1 day`): the filters reach the
+Parquet scan (row groups outside the window are skipped) and no row is cast to a DATE.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from chs.config.models import Variable
 from chs.durations import parse_days
-from chs.sql import ident
+from chs.sql import as_of_relation, date_literal, ident, timestamp_literal
 
 # What an account with no rows gets (DESIGN 2.2): 0 for counts and sums, else NULL.
 ZERO_WHEN_EMPTY = {"count", "sum", "count_distinct"}
@@ -24,6 +29,7 @@ class SourceQuery:
     source: str
     relation: str
     has_time: bool
+    as_of: dt.date
     has_validity: bool = False
     metrics: dict[str, str] = field(default_factory=dict)  # metric SQL -> alias
     outputs: dict[str, str] = field(default_factory=dict)  # variable -> SQL over aliases
@@ -43,39 +49,46 @@ class SourceQuery:
             self.narrow_span = max(self.narrow_span, distinct_window)
         return alias
 
+    def since(self, days_back: int) -> str:
+        """Rows dated after as_of - days_back, i.e. on or after midnight of as_of - days_back + 1."""
+        return f"s.__ts >= {timestamp_literal(self.as_of - dt.timedelta(days=days_back - 1))}"
+
     def _group(self, metrics: dict[str, str], span: int | None, alias: str) -> str:
         inner = ",\n    ".join(f"{m} AS {a}" for m, a in metrics.items()) or "NULL AS m_none"
-        where = ["s.__date <= p.as_of"] if self.has_time else []
+        # __date <= as_of: no look-ahead.
+        where = [f"s.__ts < {timestamp_literal(self.as_of + dt.timedelta(days=1))}"] if self.has_time else []
         if self.has_validity:
             # Rows of a `valid:` source are those that hold on as_of (DESIGN 6.1).
-            where.append("s.__vfrom <= p.as_of AND (s.__vto IS NULL OR p.as_of < s.__vto)")
+            d = date_literal(self.as_of)
+            where.append(f"s.__vfrom <= {d} AND (s.__vto IS NULL OR {d} < s.__vto)")
         if self.has_time and span:
-            where.append(f"s.__date > p.as_of - {span}")
-        where.append("s.__account IS NOT NULL")
-        return (f"(\n  SELECT s.__account,\n    {inner}\n"
-                f"  FROM {ident(self.relation)} AS s, __params AS p\n"
-                f"  WHERE {' AND '.join(where)}\n  GROUP BY s.__account\n) AS {alias}")
+            where.append(self.since(span))
+        where.append("s.__key IS NOT NULL")
+        return (f"(\n  SELECT s.__key,\n    {inner}\n"
+                f"  FROM {ident(self.relation)} AS s, {as_of_relation(self.as_of)}\n"
+                f"  WHERE {' AND '.join(where)}\n  GROUP BY s.__key\n) AS {alias}")
 
     def sql(self) -> str:
         """The aggregate query: rows restricted to the widest window first, then one GROUP BY."""
         outer = ",\n  ".join(f"{expr} AS {ident(name)}" for name, expr in self.outputs.items())
         split = self.span_days is None and bool(self.narrow) and self.has_time
+        p = as_of_relation(self.as_of)
         if not split:
-            return f"SELECT g.__account,\n  {outer}\nFROM {self._group(self.metrics, self.span_days, 'g')}, __params AS p"
+            return f"SELECT g.__key,\n  {outer}\nFROM {self._group(self.metrics, self.span_days, 'g')}, {p}"
         wide = {m: a for m, a in self.metrics.items() if m not in self.narrow}
-        return (f"SELECT coalesce(w.__account, n.__account) AS __account,\n  {outer}\n"
+        return (f"SELECT coalesce(w.__key, n.__key) AS __key,\n  {outer}\n"
                 f"FROM {self._group(wide, None, 'w')}\n"
                 f"FULL OUTER JOIN {self._group(self.narrow, self.narrow_span, 'n')} "
-                f"ON n.__account = w.__account, __params AS p")
+                f"ON n.__key = w.__key, {p}")
 
 
-def _window(days: int | None, offset: int = 0) -> list[str]:
+def _window(q: SourceQuery, days: int | None, offset: int = 0) -> list[str]:
+    """Rows with as_of - offset - days < __date <= as_of - offset."""
     if days is None:
         return []
-    lo, hi = offset + days, offset
-    cond = [f"s.__date > p.as_of - {lo}"]
-    if hi:
-        cond.append(f"s.__date <= p.as_of - {hi}")
+    cond = [q.since(offset + days)]
+    if offset:
+        cond.append(f"s.__ts < {timestamp_literal(q.as_of - dt.timedelta(days=offset - 1))}")
     return cond
 
 
@@ -96,7 +109,7 @@ def add_variable(q: SourceQuery, name: str, var: Variable) -> None:
         span = days
     q.span_days = None if (span is None or q.span_days is None) else max(q.span_days, span)
     user_where = [f"({var.where})"] if var.where else []
-    win = _window(days)
+    win = _window(q, days)
     cond = win + user_where
     agg = var.agg
     if agg == "count":
@@ -116,13 +129,14 @@ def add_variable(q: SourceQuery, name: str, var: Variable) -> None:
         order = "s.__ts" if q.has_time else "1"
         out = q.metric(f"arg_max({_value(var)}, {order})" + _filter(cond + time_cond))
     elif agg == "days_since":
-        out = f"date_diff('day', {q.metric('max(s.__date)' + _filter(cond))}, p.as_of)"
+        newest = q.metric("max(s.__ts)" + _filter(cond))
+        out = f"date_diff('day', CAST({newest} AS DATE), {date_literal(q.as_of)})"
     elif agg == "days_until":
         # The earliest date on or after as_of among the visible rows (e.g. a contract end).
-        day = f"TRY_CAST({_value(var)} AS DATE)"
-        out = f"date_diff('day', p.as_of, {q.metric(f'min({day})' + _filter(cond + [f'{day} >= p.as_of']))})"
+        day, d = f"TRY_CAST({_value(var)} AS DATE)", date_literal(q.as_of)
+        out = f"date_diff('day', {d}, {q.metric(f'min({day})' + _filter(cond + [f'{day} >= {d}']))})"
     elif agg == "pct_change":
-        prev_cond = _window(days, days) + user_where  # type: ignore[arg-type]
+        prev_cond = _window(q, days, days) + user_where  # type: ignore[arg-type]
         if var.of == "sum":
             cur = f"coalesce({q.metric(f'sum({_value(var)})' + _filter(cond))}, 0)"
             prev = f"coalesce({q.metric(f'sum({_value(var)})' + _filter(prev_cond))}, 0)"

@@ -1,19 +1,22 @@
 """Config + source schemas -> the SQL plan of one scoring run (DESIGN 5: compile stage).
 
-The plan is a list of `CREATE TEMP TABLE` statements, parameterised only by the one-row
-table `__params(as_of)`, so a backfill runs the same SQL for each date.
+The plan is a list of `CREATE TEMP TABLE` statements for one as_of, compiled in as a literal
+(so date filters reach the Parquet scans); a backfill compiles it once per date, which costs
+milliseconds. Config fragments see `as_of` through the one-row relation `p`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from chs.aggregates import ZERO_WHEN_EMPTY, SourceQuery, add_variable
 from chs.config import LoadedConfig
 from chs.config.checks import referenced_names
+from chs.privacy import dropped_columns
 from chs.scoring import group_contribution, scoring_sql
 from chs.sources import SourceInfo, relation_name
-from chs.sql import ident, node_column, string
+from chs.sql import as_of_relation, date_literal, ident, node_column, string
 from chs.tree import TreeNode, flatten
 
 
@@ -34,10 +37,10 @@ class Plan:
     steps: list[Step]
     nodes: list[TreeNode]
     aggregate_tables: dict[str, str]  # source -> table
+    as_of: dt.date
 
     def render(self) -> str:
-        head = "-- chs plan; as_of is bound via the one-row table __params\n" \
-               "CREATE OR REPLACE TEMP TABLE __params AS SELECT CAST($as_of AS DATE) AS as_of;\n\n"
+        head = f"-- chs plan as of {self.as_of.isoformat()} (a literal: each date compiles its own plan)\n\n"
         return head + "\n\n".join(s.sql + ";" for s in self.steps) + "\n"
 
 
@@ -46,23 +49,26 @@ def needed_sources(loaded: LoadedConfig) -> set[str]:
     return {cfg.accounts.source} | {v.source for v in cfg.variables.values() if v.source}
 
 
-def _accounts_step(loaded: LoadedConfig, acc_columns: dict[str, str]) -> Step:
+def _accounts_step(loaded: LoadedConfig, acc_columns: dict[str, str], as_of: dt.date) -> Step:
     acc = loaded.config.accounts
-    cols = ["a.*"]
+    # privacy.drop_columns: personal columns never reach a variable, an action or the history.
+    dropped = dropped_columns(loaded, acc_columns)
+    cols = [f"a.* EXCLUDE ({', '.join(map(ident, dropped))})" if dropped else "a.*"]
     for role in ("name", "owner", "segment"):
         column = getattr(acc, role)
-        cols.append(f"CAST(a.{ident(column)} AS VARCHAR) AS __{role}" if column else f"NULL::VARCHAR AS __{role}")
+        kept = column and column not in dropped
+        cols.append(f"CAST(a.{ident(column)} AS VARCHAR) AS __{role}" if kept else f"NULL::VARCHAR AS __{role}")
     where = ["a.__account IS NOT NULL"]
     if acc.start:
         start = f"TRY_CAST(a.{ident(acc.start)} AS DATE)"
         if "tenure_days" not in acc_columns and "tenure_days" not in loaded.config.variables:
-            cols.append(f"date_diff('day', {start}, p.as_of) AS tenure_days")
+            cols.append(f"date_diff('day', {start}, {date_literal(as_of)}) AS tenure_days")
         # No look-ahead: an account that starts after as_of was not a customer yet.
-        where.append(f"({start} IS NULL OR {start} <= p.as_of)")
+        where.append(f"({start} IS NULL OR {start} <= {date_literal(as_of)})")
     if acc.end:
         end = f"TRY_CAST(a.{ident(acc.end)} AS DATE)"
-        where.append(f"({end} IS NULL OR {end} > p.as_of)")
-    select = (f"SELECT {', '.join(cols)}\nFROM {ident(relation_name(acc.source))} AS a, __params AS p\n"
+        where.append(f"({end} IS NULL OR {end} > {date_literal(as_of)})")
+    select = (f"SELECT {', '.join(cols)}\nFROM {ident(relation_name(acc.source))} AS a, {as_of_relation(as_of)}\n"
               f"WHERE {' AND '.join(where)}")
     return Step("acct", select)
 
@@ -79,8 +85,19 @@ def _derived_order(loaded: LoadedConfig) -> list[str]:
     return order
 
 
-def _variables_step(loaded: LoadedConfig, acc_columns: dict[str, str], agg_tables: dict[str, str]) -> Step:
+def _join_key(alias: str, key_type: str, acc_key_type: str) -> str:
+    """Join an aggregate's native key to the account list: natively when the types agree,
+    else as text (what a CSV key and a Parquet key of different types have in common)."""
+    if key_type == acc_key_type:
+        return f"{alias}.__key = a.__key"
+    return f"CAST({alias}.__key AS VARCHAR) = a.__account"
+
+
+def _variables_step(loaded: LoadedConfig, sources: dict[str, SourceInfo], agg_tables: dict[str, str],
+                    as_of: dt.date) -> Step:
     cfg = loaded.config
+    acc_info = sources[cfg.accounts.source]
+    acc_columns = acc_info.columns
     shadowed = [c for c in acc_columns if c in cfg.variables]
     exclude = f" EXCLUDE ({', '.join(ident(c) for c in shadowed)})" if shadowed else ""
     cols, joins = [f"a.*{exclude}"], []
@@ -90,62 +107,99 @@ def _variables_step(loaded: LoadedConfig, acc_columns: dict[str, str], agg_table
             cols.append(f"{value} AS {ident(name)}")
     for source, table in agg_tables.items():
         alias = ident(f"g_{source}")
-        joins.append(f"LEFT JOIN {ident(table)} AS {alias} ON {alias}.__account = a.__account")
+        on = _join_key(alias, sources[source].key_type, acc_info.key_type)
+        joins.append(f"LEFT JOIN {ident(table)} AS {alias} ON {on}")
         for name, var in cfg.variables.items():
             if var.source == source and var.agg is not None:
                 value = f"{alias}.{ident(name)}"
                 cols.append(f"coalesce({value}, 0) AS {ident(name)}" if var.agg in ZERO_WHEN_EMPTY
                             else f"{value} AS {ident(name)}")
-    ctes = [f"base AS (\n  SELECT {', '.join(cols)}\n  FROM acct AS a\n  CROSS JOIN __params AS p\n  "
+    p = as_of_relation(as_of)
+    ctes = [f"base AS (\n  SELECT {', '.join(cols)}\n  FROM acct AS a\n  CROSS JOIN {p}\n  "
             + "\n  ".join(joins) + "\n)"]
     prev = "base"
     for i, name in enumerate(_derived_order(loaded)):
         ctes.append(f"d_{i} AS (SELECT b.*, ({cfg.variables[name].expr}) AS {ident(name)} "
-                    f"FROM {prev} AS b, __params AS p)")
+                    f"FROM {prev} AS b, {p})")
         prev = f"d_{i}"
     rule = " ".join(f"WHEN ({seg.when}) THEN {string(name)}" for name, seg in cfg.segments.items())
     rule_sql = f"CASE {rule} END" if rule else "NULL::VARCHAR"
     joined = ",\n".join(ctes)
-    select = f"WITH {joined}\nSELECT v.*, {rule_sql} AS __rule FROM {prev} AS v, __params AS p"
+    select = f"WITH {joined}\nSELECT v.*, {rule_sql} AS __rule FROM {prev} AS v, {p}"
     return Step("vars", select)
 
 
-def _snapshot_steps(loaded: LoadedConfig, nodes: list[TreeNode]) -> list[Step]:
-    """The per-account row (scores) and the long per-node rows (node_scores) of a snapshot."""
+def _tops_sql(nodes: list[TreeNode], sign: int) -> str:
+    """Top 3 risks (sign -1: most negative contributions first) or strengths (+1) as text, ties
+    by tree order. Plain comparisons per account row: a leaf's rank is how many leaves come
+    before it, so no node rows, window or list sort are needed (measured 10x cheaper)."""
+    leaves = [(i, n) for i, n in enumerate(nodes) if n.is_leaf]
+    if not leaves:
+        return "NULL::VARCHAR"
+    before = "<" if sign < 0 else ">"
+
+    def rank(i: int) -> str:
+        # Leaf j comes before leaf i: a larger risk (strength), or an equal one earlier in the tree.
+        terms = [f"CAST(__c_{j} {before} __c_{i}" + (f" OR __c_{j} = __c_{i}" if j < i else "") + " AS INTEGER)"
+                 for j, _ in leaves if j != i]
+        return " + ".join(terms) or "0"
+
+    plus = "+" if sign > 0 else ""
+    picks = []
+    for place in range(3):
+        whens = " ".join(f"WHEN __c_{i} {before} 0 AND ({rank(i)}) = {place} THEN "
+                         f"{string(n.path + ' (' + plus)} || printf('%.1f', __c_{i}) || ')'" for i, n in leaves)
+        picks.append(f"CASE {whens} END")
+    return f"nullif(concat_ws('; ', {', '.join(picks)}), '')"
+
+
+def node_fields(nodes: list[TreeNode]) -> dict[str, list[str]]:
+    """Per stored field, the SQL over `scored` of each node's value, in node order."""
+    cols: dict[str, list[str]] = {k: [] for k in ("raw_value", "raw_text", "sub_score", "weight",
+                                                   "effective_weight", "contribution", "missing", "imputed")}
+    for i, n in enumerate(nodes):
+        leaf = n.is_leaf
+        cols["raw_value"].append(f"TRY_CAST({ident(n.variable)} AS DOUBLE)" if leaf else "NULL::DOUBLE")
+        cols["raw_text"].append(f"CAST({ident(n.variable)} AS VARCHAR)" if leaf and n.scale and n.scale.kind == "map"
+                                else "NULL::VARCHAR")
+        cols["sub_score"].append(f"CAST(__s_{i} AS DOUBLE)")
+        cols["weight"].append(f"CAST(__w_{i} AS DOUBLE)" if n.path else "1.0::DOUBLE")
+        cols["effective_weight"].append(f"CAST(__e_{i} AS DOUBLE)")
+        cols["contribution"].append(f"CAST(__c_{i} AS DOUBLE)" if leaf else
+                                    f"CAST(CASE WHEN __s_{i} IS NOT NULL THEN {group_contribution(nodes, i)} "
+                                    f"ELSE 0.0 END AS DOUBLE)")
+        cols["missing"].append(f"__r_{i} IS NULL" if leaf else f"__s_{i} IS NULL")
+        cols["imputed"].append(f"(__r_{i} IS NULL AND __s_{i} IS NOT NULL)" if leaf else "false")
+    return cols
+
+
+def node_lists_sql(nodes: list[TreeNode]) -> list[tuple[str, str]]:
+    """(column, SQL list over `scored`) of the per-node values, indexed by node_order + 1."""
+    return [(name, "[" + ", ".join(values) + "]") for name, values in node_fields(nodes).items()]
+
+
+def _snapshot_steps(nodes: list[TreeNode], as_of: dt.date) -> list[Step]:
+    """The per-account row of the snapshot (scores), and the node rows' names (snap_meta).
+    `scored` is in account order, so this and every later read of it (history, drivers) keep
+    that order without sorting again."""
     score_cols = ", ".join(f"__s_{i} AS {ident(node_column(n.path))}"
                            for i, n in enumerate(nodes) if n.path)
     scores = (f"SELECT __account AS account_id, __name AS account_name, __owner AS owner, "
-              f"__segment AS segment, p.as_of, score, band, coverage, {score_cols}\n"
-              f"FROM scored, __params AS p")
-    parts = []
-    for i, n in enumerate(nodes):
-        leaf = n.is_leaf
-        raw = f"TRY_CAST({ident(n.variable)} AS DOUBLE)" if leaf else "NULL::DOUBLE"
-        text = f"CAST({ident(n.variable)} AS VARCHAR)" if leaf and n.scale and n.scale.kind == "map" \
-            else "NULL::VARCHAR"
-        weight = f"__w_{i}" if n.path else "1.0"
-        contribution = f"__c_{i}" if leaf else \
-            f"CASE WHEN __s_{i} IS NOT NULL THEN {group_contribution(nodes, i)} ELSE 0.0 END"
-        missing = f"__r_{i} IS NULL" if leaf else f"__s_{i} IS NULL"
-        imputed = f"(__r_{i} IS NULL AND __s_{i} IS NOT NULL)" if leaf else "false"
-        parts.append(
-            f"SELECT __account AS account_id, {string(n.path)} AS node, {i} AS node_order, "
-            f"{string('leaf' if leaf else 'group')} AS kind, "
-            f"{string(n.variable) if leaf else 'NULL::VARCHAR'} AS variable, {raw} AS raw_value, "
-            f"{text} AS raw_text, CAST(__s_{i} AS DOUBLE) AS sub_score, CAST({weight} AS DOUBLE) AS weight, "
-            f"CAST(__e_{i} AS DOUBLE) AS effective_weight, CAST({contribution} AS DOUBLE) AS contribution, "
-            f"{missing} AS missing, {imputed} AS imputed FROM scored")
-    return [Step("snap_scores", scores),
-            Step("snap_nodes", "SELECT p.as_of, u.* FROM (\n" + "\nUNION ALL\n".join(parts)
-                 + "\n) AS u, __params AS p")]
+              f"__segment AS segment, {date_literal(as_of)} AS as_of, score, band, coverage, "
+              f"{_tops_sql(nodes, -1)} AS top_risks, {_tops_sql(nodes, 1)} AS top_strengths"
+              f"{', ' + score_cols if score_cols else ''}\nFROM scored")
+    meta = " UNION ALL ".join(
+        f"SELECT {string(n.path)} AS node, {i} AS node_order, {string('leaf' if n.is_leaf else 'group')} AS kind, "
+        f"{string(n.variable) if n.is_leaf else 'NULL::VARCHAR'} AS variable" for i, n in enumerate(nodes))
+    return [Step("snap_scores", scores), Step("snap_meta", meta)]
 
 
-def compile_plan(loaded: LoadedConfig, sources: dict[str, SourceInfo]) -> Plan:
-    """Every statement of one scoring run, given the registered sources' columns."""
+def compile_plan(loaded: LoadedConfig, sources: dict[str, SourceInfo], as_of: dt.date) -> Plan:
+    """Every statement of one scoring run as of `as_of`, given the registered sources' columns."""
     cfg = loaded.config
     nodes = flatten(cfg.score.tree, cfg.score.missing)
     acc_columns = sources[cfg.accounts.source].columns
-    steps = [_accounts_step(loaded, acc_columns)]
+    steps = [_accounts_step(loaded, acc_columns, as_of)]
     queries: dict[str, SourceQuery] = {}
     for name, var in cfg.variables.items():
         if var.agg is None or var.source is None:
@@ -153,15 +207,16 @@ def compile_plan(loaded: LoadedConfig, sources: dict[str, SourceInfo]) -> Plan:
         if var.source not in queries:
             info = sources[var.source]
             queries[var.source] = SourceQuery(var.source, relation_name(var.source), info.has_time,
-                                              info.has_validity)
+                                              as_of, info.has_validity)
         add_variable(queries[var.source], name, var)
     agg_tables = {}
     for source, query in queries.items():
         agg_tables[source] = f"agg_{source}"
         steps.append(Step(f"agg_{source}", query.sql()))
-    steps.append(_variables_step(loaded, acc_columns, agg_tables))
-    steps.append(Step("scored", scoring_sql(nodes, cfg.score.bands, cfg.segments)))
-    steps += _snapshot_steps(loaded, nodes)
-    return Plan(steps=steps, nodes=nodes, aggregate_tables=agg_tables)
+    steps.append(_variables_step(loaded, sources, agg_tables, as_of))
+    # Sorted once here, the one per-account table every output and the history read from.
+    steps.append(Step("scored", scoring_sql(nodes, cfg.score.bands, cfg.segments) + "\nORDER BY __account"))
+    steps += _snapshot_steps(nodes, as_of)
+    return Plan(steps=steps, nodes=nodes, aggregate_tables=agg_tables, as_of=as_of)
 
 

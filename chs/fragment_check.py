@@ -42,7 +42,8 @@ PLAN_RUN_ROWS = 2_000_000  # all needed sources together up to this size: run th
 # What a fragment can raise on real rows (a chs bug raising one of these is never blamed on
 # the config: it is blamed only if a fragment is shown to cause it, else re-raised as is).
 DATA_ERRORS = (duckdb.ConversionException, duckdb.InvalidInputException, duckdb.BinderException,
-               duckdb.OutOfRangeException, duckdb.TypeMismatchException)
+               duckdb.OutOfRangeException, duckdb.TypeMismatchException,
+               duckdb.PermissionException)  # a fragment reading a file after the run's lock-down
 
 _NUMBERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
             "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")

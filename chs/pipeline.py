@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -22,13 +23,16 @@ from chs.actions_engine import check_actions, deliver_pending, evaluate_actions,
 from chs.bind_check import check_scale_inputs, check_variables, dry_run
 from chs.compiler import Plan, compile_plan, needed_sources
 from chs.config import LoadedConfig
-from chs.db import connect
+from chs.db import connect, restrict_file_access
 from chs.durations import parse_days
-from chs.errors import ChsError, DataError
+from chs.errors import ChsError, DataError, OutputError
+from chs.export_checks import check_exports
 from chs.fragment_check import check_action_values, check_fragments, run_step
-from chs.history import ensure_schema, out_scores_sql, replace_snapshot
+from chs.history import drivers_sql, ensure_schema, out_scores_sql, replace_snapshot, snap_nodes_view
 from chs.lock import run_lock
 from chs.outputs import Staging
+from chs.privacy import Redactor
+from chs.rollup import apply_rollup
 from chs.snapshot_meta import node_metadata
 from chs.sources import SourceInfo, register_all
 from chs.sql import ident, string
@@ -43,7 +47,12 @@ class Prepared:
 
     con: duckdb.DuckDBPyConnection
     sources: dict[str, SourceInfo]
-    plan: Plan
+    plan: Plan  # compiled for the first date: nodes, checks and `chs compile`
+    loaded: LoadedConfig
+
+    def plan_for(self, as_of: dt.date) -> Plan:
+        """The plan with this date compiled in (milliseconds of Python, no SQL run)."""
+        return self.plan if as_of == self.plan.as_of else compile_plan(self.loaded, self.sources, as_of)
 
 
 @dataclass
@@ -65,21 +74,34 @@ class RunResult:
     delivery: dict[str, Any] = field(default_factory=dict)
 
 
+def limit_memory(con: duckdb.DuckDBPyConnection, limit: str) -> None:
+    """Cap DuckDB's working memory (`storage.memory_limit`); what does not fit spills to disk."""
+    if limit.lower() != "none":
+        con.execute(f"SET memory_limit = {string(limit)}")
+
+
 def set_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE __params AS SELECT CAST($as_of AS DATE) AS as_of", {"as_of": as_of})
 
 
-def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date | None = None) -> Prepared:
-    """Register sources, check columns and fragments, compile and bind the plan."""
-    set_as_of(con, as_of or dt.datetime.now(dt.UTC).date())
+def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date | None = None,
+            lock_down: list[Path] | None = None) -> Prepared:
+    """Register sources, check columns and fragments, compile and bind the plan. `lock_down`:
+    after the sources are registered, the connection may touch only their files and these
+    folders (enable_external_access off)."""
+    day = as_of or dt.datetime.now(dt.UTC).date()
+    set_as_of(con, day)
+    check_exports(con, loaded, needed_sources(loaded) | {loaded.config.accounts.source})
     sources = register_all(con, loaded, needed_sources(loaded))
+    if lock_down is not None:  # a run: from here on fragments read no other file (README)
+        restrict_file_access(con, [f for info in sources.values() for f in info.files], lock_down)
     check_variables(con, loaded, sources)
-    plan = compile_plan(loaded, sources)
+    plan = compile_plan(loaded, sources, day)
     dry_run(con, loaded, plan)
     check_scale_inputs(con, loaded, plan)
     check_actions(con, loaded, plan)
     check_fragments(con, loaded, sources, plan)
-    return Prepared(con=con, sources=sources, plan=plan)
+    return Prepared(con=con, sources=sources, plan=plan, loaded=loaded)
 
 
 def freshness(prep: Prepared, loaded: LoadedConfig, as_of: dt.date) -> dict[str, dict[str, Any]]:
@@ -123,9 +145,16 @@ def stale_warnings(fresh: dict[str, dict[str, Any]], as_of: dt.date) -> list[str
             for name, f in fresh.items() if f["stale"]]
 
 
+# After the step on the left has run, the tables on the right are read by nothing later in
+# `chs score` (actions read acct, vars, out_scores and scored; history and outputs scored).
+_DONE_WITH: dict[str, Callable[[Plan], list[str]]] = {
+    "vars": lambda plan: list(plan.aggregate_tables.values()),
+}
+
+
 def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Staging | None,
              strict: bool = False) -> SnapshotResult:
-    con, plan = prep.con, prep.plan
+    con, plan = prep.con, prep.plan_for(as_of)
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     run_id = f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}"
@@ -139,13 +168,19 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
         t0 = time.perf_counter()
         run_step(con, loaded, prep.sources, step)  # a fragment failing on real rows: 78 at its line
         timings[step.table] = round(time.perf_counter() - t0, 4)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE out_scores AS {out_scores_sql(plan.nodes)}")
+        # Memory: each intermediate is dropped as soon as nothing later reads it.
+        for table in _DONE_WITH.get(step.table, lambda p: [])(plan):
+            con.execute(f"DROP TABLE IF EXISTS {ident(table)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE out_scores AS "
+                f"{out_scores_sql(plan.nodes, run_id, loaded.digest)}")
+    apply_rollup(con, loaded, plan.nodes)  # parents' rows from their children (accounts.parent)
+    con.execute(snap_nodes_view(plan.nodes))
     check_action_values(con, loaded, plan)  # before the transaction, which an error would abort
     bands = dict(con.execute("SELECT band, count(*) FROM out_scores GROUP BY 1 ORDER BY 1").fetchall())
     accounts = sum(bands.values())
     con.execute("BEGIN TRANSACTION")
     try:
-        replace_snapshot(con, run_id, node_metadata(loaded, plan.nodes))
+        replace_snapshot(con, run_id, node_metadata(loaded, plan.nodes), loaded.digest, plan.nodes)
         created = evaluate_actions(con, loaded, plan, run_id, as_of)
         manifest = {
             "tool": "chs", "tool_version": __version__, "run_id": run_id, "as_of": as_of.isoformat(),
@@ -164,9 +199,7 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
         if write is not None:
             write.copy(con, "SELECT * FROM out_scores", "scores.parquet")
             write.copy(con, "SELECT * FROM out_scores", "scores.csv")
-            write.copy(con, "SELECT account_id, node, variable, raw_value, sub_score, weight, effective_weight, "
-                            "contribution, missing FROM snap_nodes WHERE kind = 'leaf' "
-                            "ORDER BY account_id, node_order", "drivers.parquet")
+            write.copy(con, drivers_sql(plan.nodes, run_id, loaded.digest), "drivers.parquet")
             write_action_outputs(con, write, run_id)
             write.write_json("run.json", manifest)
         con.execute("COMMIT")
@@ -179,19 +212,27 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
 
 
 def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None = None,
-          strict: bool = False) -> RunResult:
+          strict: bool = False, redactor: Redactor | None = None) -> RunResult:
     """Score each date in order (each a snapshot); export the last one. Holds the run lock.
     `strict`: rows that could not be read, or a stale export, stop the run (DataError, 65)
-    before that date is stored."""
+    before that date is stored.
+
+    A backfill whose last date cannot write its exports (OutputError, 73) keeps the dates
+    before it: they are complete snapshots. The run stores them, records the failed date in
+    `runs` (status 'outputs_failed') and raises an OutputError saying "stored k of n
+    snapshots"; rerunning the same command completes it."""
     if not dates:
         raise ChsError("no dates to score")
     result = RunResult()
     staging: Staging | None = None
+    failed: OutputError | None = None
     with run_lock(loaded.database):
         with working_copy(loaded.database) as path:
             con = connect(path)
             try:
-                prep = prepare(con, loaded, dates[0])
+                limit_memory(con, loaded.config.storage.memory_limit)
+                lock_down = [loaded.output_dir, Path(str(path) + ".tmp")]
+                prep = prepare(con, loaded, dates[0], lock_down=lock_down)
                 result.sources = prep.sources
                 rejected = {n: i.rejected for n, i in prep.sources.items() if i.rejected}
                 if strict and rejected:
@@ -200,15 +241,22 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
                 ensure_schema(con, prep.plan.nodes)
                 for i, as_of in enumerate(dates):
                     last = i == len(dates) - 1
-                    staging = Staging(loaded.output_dir) if last else None
-                    snap = _run_one(prep, loaded, as_of, staging, strict)
+                    try:
+                        staging = Staging(loaded.output_dir, redactor) if last else None
+                        snap = _run_one(prep, loaded, as_of, staging, strict)
+                    except OutputError as exc:
+                        if i == 0:
+                            raise
+                        failed = exc  # the snapshots before this date are complete: keep them
+                        _record_failed_date(con, loaded, as_of, str(exc), i, len(dates))
+                        break
                     result.snapshots.append(snap)
                     if progress:
                         progress(f"scored {as_of} ({snap.accounts} accounts, {snap.seconds:.2f}s)")
                 # Delivery runs after every snapshot committed: a slow or failing webhook never
                 # blocks or undoes scoring; what failed is retried on the next run.
                 if loaded.config.delivery is not None:
-                    result.delivery = deliver_pending(con, loaded)
+                    result.delivery = deliver_pending(con, loaded, redactor=redactor)
                 con.execute("CHECKPOINT")
             except BaseException:
                 if staging is not None:
@@ -216,6 +264,13 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
                 raise
             finally:
                 con.close()
+        if failed is not None:
+            if staging is not None:
+                staging.discard()
+            stored = len(result.snapshots)
+            raise OutputError(
+                f"{failed}; stored {stored} of {len(dates)} snapshots ({dates[0]} .. {dates[stored - 1]}), "
+                f"{dates[stored]} not stored and no exports written; rerun the same command to complete it")
         # The new history is in place; now the exports of the last date follow it.
         if staging is not None:
             try:
@@ -223,3 +278,18 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
             finally:
                 staging.discard()
     return result
+
+
+def _record_failed_date(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date, error: str,
+                        stored: int, total: int) -> None:
+    """A `runs` row for a backfill date that was not stored, so the history says why it is missing."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    manifest = {"tool": "chs", "tool_version": __version__, "as_of": as_of.isoformat(),
+                "status": "outputs_failed", "error": error, "stored": stored, "dates": total}
+    con.execute(
+        "INSERT OR REPLACE INTO runs (run_id, as_of, started_at, finished_at, tool_version, config_hash, "
+        "config_path, status, accounts, manifest) VALUES ($run_id, $as_of, $now, $now, $version, $hash, "
+        "$config, 'outputs_failed', 0, $manifest)",
+        {"run_id": f"{as_of.isoformat()}-{uuid.uuid4().hex[:8]}", "as_of": as_of, "now": now,
+         "version": __version__, "hash": loaded.digest, "config": str(loaded.path),
+         "manifest": json.dumps(manifest)})

@@ -100,7 +100,10 @@ def scoring_sql(nodes: list[TreeNode], bands: dict[str, float], segments: dict[s
     for name, cols in layers:
         ctes.append(f"{name} AS (\n  SELECT {prev}.*,\n    " + ",\n    ".join(cols) + f"\n  FROM {prev}\n)")
         prev = name
-    return "WITH " + ",\n".join(ctes) + f"\nSELECT * FROM {prev}"
+    # Only what the snapshot reads is materialised: the scale inputs and denominators are not.
+    scratch = [f"__x_{i}" for i, _ in leaves] + [f"__f_{i}" for i, _ in leaves] + \
+        [f"__{k}_{i}" for i, _ in groups for k in ("den", "fden")]
+    return "WITH " + ",\n".join(ctes) + f"\nSELECT * EXCLUDE ({', '.join(scratch)}) FROM {prev}"
 
 
 def group_contribution(nodes: list[TreeNode], i: int) -> str:

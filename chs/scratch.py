@@ -24,7 +24,7 @@ from chs.pipeline import Prepared, prepare, set_as_of
 from chs.sql import ident
 
 # The per-account rows of every node (drivers) are not needed for any of these commands.
-SKIPPED_STEPS = {"snap_nodes"}
+SKIPPED_STEPS = {"snap_meta"}
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
             "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN")
 
@@ -54,7 +54,7 @@ def run_date(prep: Prepared, loaded: LoadedConfig, as_of: dt.date) -> None:
     Steps run through the same safety net as `chs score`: a fragment failing on data is 78."""
     from chs.fragment_check import run_step
     set_as_of(prep.con, as_of)
-    for step in prep.plan.steps:
+    for step in prep.plan_for(as_of).steps:
         if step.table not in SKIPPED_STEPS:
             run_step(prep.con, loaded, prep.sources, step)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 
@@ -26,3 +27,18 @@ def number(value: float) -> str:
 def node_column(path: str) -> str:
     """The `score_<path>` column name of a tree node (DESIGN 3)."""
     return "score_" + path.replace(".", "_") if path else "score"
+
+
+def date_literal(day: dt.date) -> str:
+    """A DATE literal: as_of is compiled into the plan so that filters reach the scans."""
+    return f"DATE '{day.isoformat()}'"
+
+
+def timestamp_literal(day: dt.date) -> str:
+    """Midnight (UTC) starting `day`, to compare a TIMESTAMP column without casting each row."""
+    return f"TIMESTAMP '{day.isoformat()} 00:00:00'"
+
+
+def as_of_relation(as_of: dt.date) -> str:
+    """The one-row relation `p` that gives config fragments their `as_of` name."""
+    return f"(SELECT {date_literal(as_of)} AS as_of) AS p"
