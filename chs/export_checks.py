@@ -44,9 +44,13 @@ def _is_parquet(path: str) -> bool:
     return path.lower().removesuffix(".gz").endswith(".parquet")
 
 
-def check_exports(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, names: set[str]) -> None:
-    """Every Parquet export of the sources `names`: same columns across a glob, every data
-    page decodable. DataError (65) naming the file."""
+def check_exports(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, names: set[str],
+                  decode: bool = True) -> None:
+    """Every Parquet export of the sources `names`: same columns across a glob (metadata
+    only) and, with `decode`, every data page decodable. DataError (65) naming the file.
+
+    `chs validate` decodes; `chs score` does not (it would read every export one extra time,
+    a third of a run at 100M events): a run that fails reading asks `corrupt_export` instead."""
     for name in sorted(names):
         files = _files(loaded, name)
         parquet = [f for f in files if _is_parquet(f)]
@@ -55,7 +59,26 @@ def check_exports(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, names: s
         label = loaded.config.sources[name].path
         columns = {f: _parquet_columns(con, f, label) for f in parquet}
         _same_columns(label, columns)
-        _decode_all(con, label, parquet)
+        if decode:
+            _decode_all(con, label, parquet)
+
+
+def corrupt_export(loaded: LoadedConfig, names: set[str]) -> DataError | None:
+    """After a query failed: is a Parquet export of `names` undecodable? DuckDB's own words
+    ("don't know what type") name no file. Decoded on a fresh in-memory connection, since
+    the failed one may sit in an aborted transaction."""
+    con = duckdb.connect()
+    try:
+        for name in sorted(names):
+            parquet = [f for f in _files(loaded, name) if _is_parquet(f)]
+            if parquet:
+                try:
+                    _decode_all(con, loaded.config.sources[name].path, parquet)
+                except DataError as exc:
+                    return exc
+        return None
+    finally:
+        con.close()
 
 
 def _parquet_columns(con: duckdb.DuckDBPyConnection, path: str, label: str) -> list[str]:

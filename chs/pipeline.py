@@ -26,7 +26,7 @@ from chs.config import LoadedConfig
 from chs.db import connect, restrict_file_access
 from chs.durations import parse_days
 from chs.errors import ChsError, DataError, OutputError
-from chs.export_checks import check_exports
+from chs.export_checks import check_exports, corrupt_export
 from chs.fragment_check import check_action_values, check_fragments, run_step
 from chs.history import drivers_sql, ensure_schema, out_scores_sql, replace_snapshot, snap_nodes_view
 from chs.lock import run_lock
@@ -35,7 +35,7 @@ from chs.privacy import Redactor
 from chs.rollup import apply_rollup
 from chs.snapshot_meta import node_metadata
 from chs.sources import SourceInfo, register_all
-from chs.sql import ident, string
+from chs.sql import ident, string, timestamp_literal
 from chs.working_copy import working_copy
 
 Progress = Callable[[str], None]
@@ -91,7 +91,7 @@ def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date
     folders (enable_external_access off)."""
     day = as_of or dt.datetime.now(dt.UTC).date()
     set_as_of(con, day)
-    check_exports(con, loaded, needed_sources(loaded) | {loaded.config.accounts.source})
+    check_exports(con, loaded, needed_sources(loaded) | {loaded.config.accounts.source}, decode=False)
     sources = register_all(con, loaded, needed_sources(loaded))
     if lock_down is not None:  # a run: from here on fragments read no other file (README)
         restrict_file_access(con, [f for info in sources.values() for f in info.files], lock_down)
@@ -111,11 +111,25 @@ def freshness(prep: Prepared, loaded: LoadedConfig, as_of: dt.date) -> dict[str,
     timed = [n for n, info in prep.sources.items() if info.has_time]
     if not timed:
         return {}
-    sql = " UNION ALL ".join(
-        f"SELECT {string(n)}, CAST(max(s.__ts) AS VARCHAR), max(s.__date) FROM {ident(prep.sources[n].relation)} "
-        f"AS s, __params AS p WHERE s.__date <= p.as_of" for n in timed)
+    rows = []
+    scan = []
+    for n in timed:
+        # The export's newest row (counted when it was registered) is visible at as_of, as on
+        # a nightly run: no need to read the export again.
+        newest = prep.sources[n].newest
+        day = _day_of(newest)
+        if newest is None or (day is not None and day <= as_of):
+            rows.append((n, newest, day))
+        else:
+            scan.append(n)
+    if scan:
+        # __date <= as_of written as a timestamp bound, so it reaches the scan (see aggregates.py).
+        end = timestamp_literal(as_of + dt.timedelta(days=1))
+        rows += prep.con.execute(" UNION ALL ".join(
+            f"SELECT {string(n)}, CAST(max(s.__ts) AS VARCHAR), CAST(max(s.__ts) AS DATE) "
+            f"FROM {ident(prep.sources[n].relation)} AS s WHERE s.__ts < {end}" for n in scan)).fetchall()
     out = {}
-    for name, newest, newest_day in prep.con.execute(sql).fetchall():
+    for name, newest, newest_day in sorted(rows, key=lambda r: timed.index(r[0])):
         src = cfg.sources[name]
         limit = parse_days(src.max_age)
         age = (as_of - newest_day).days if newest_day is not None else None
@@ -123,6 +137,14 @@ def freshness(prep: Prepared, loaded: LoadedConfig, as_of: dt.date) -> dict[str,
         stale = src.time is not None and (age is None or age > limit)
         out[name] = {"newest": newest, "age_days": age, "max_age_days": limit, "stale": stale}
     return out
+
+
+def _day_of(timestamp: str | None) -> dt.date | None:
+    """The date of a TIMESTAMP's text ('2026-11-20 13:45:00'); None if it is not plain ISO."""
+    try:
+        return dt.date.fromisoformat(timestamp[:10]) if timestamp else None
+    except ValueError:
+        return None
 
 
 def _source_manifest(prep: Prepared, fresh: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -258,9 +280,13 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
                 if loaded.config.delivery is not None:
                     result.delivery = deliver_pending(con, loaded, redactor=redactor)
                 con.execute("CHECKPOINT")
-            except BaseException:
+            except BaseException as exc:
                 if staging is not None:
                     staging.discard()
+                if isinstance(exc, duckdb.Error):  # a corrupt Parquet page: name the file (65)
+                    corrupt = corrupt_export(loaded, needed_sources(loaded) | {loaded.config.accounts.source})
+                    if corrupt is not None:
+                        raise corrupt from None
                 raise
             finally:
                 con.close()

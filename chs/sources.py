@@ -148,8 +148,10 @@ def register_source(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: 
     info.columns = renamed
     info.has_time = time_col is not None
     info.has_validity = src.valid is not None
-    stats = "count(*)" + (", CAST(max(__ts) AS VARCHAR), count(*) FILTER (WHERE __ts IS NULL AND "
-                          f"{ident(time_col)} IS NOT NULL)" if time_col else "")
+    # A TIMESTAMP column used as it is cannot be unreadable: no need to count those rows.
+    unread = "0" if time_col is None or ts == ident(time_col) else \
+        f"count(*) FILTER (WHERE __ts IS NULL AND {ident(time_col)} IS NOT NULL)"
+    stats = "count(*)" + (f", CAST(max(__ts) AS VARCHAR), {unread}" if time_col else "")
     row = con.execute(f"SELECT {stats} FROM {ident(info.relation)}").fetchall()[0]
     info.rows = int(row[0])
     if time_col:
