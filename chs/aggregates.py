@@ -69,8 +69,12 @@ class SourceQuery:
                 f"  WHERE {' AND '.join(where)}\n  GROUP BY s.__key\n) AS {alias}")
 
     def sql(self) -> str:
-        """The aggregate query: rows restricted to the widest window first, then one GROUP BY."""
-        outer = ",\n  ".join(f"{expr} AS {ident(name)}" for name, expr in self.outputs.items())
+        """The aggregate query: rows restricted to the widest window first, then one GROUP BY.
+        `__rows` counts each key's rows the query read, so the account-key check (chs.key_mapping)
+        needs no pass of its own over the export."""
+        rows = self.metric("count(*)")
+        outer = ",\n  ".join([f"{expr} AS {ident(name)}" for name, expr in self.outputs.items()]
+                             + [f"{rows} AS __rows"])
         split = self.span_days is None and bool(self.narrow) and self.has_time
         p = as_of_relation(self.as_of)
         if not split:

@@ -20,8 +20,12 @@ SAMPLES = 5
 
 
 def check_key_match(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: str, info: object,
-                    acc: object) -> None:
-    """Fill `info.unmatched` and, below MIN_MATCH, a warning on `info` (a SourceInfo)."""
+                    acc: object, counted: str | None = None) -> None:
+    """Fill `info.unmatched` and, below MIN_MATCH, a warning on `info` (a SourceInfo).
+
+    `counted`: a table of (`__key`, `__rows`), the run's own aggregate of the source (chs
+    score): its keys are those of the rows the run reads, and checking them costs no pass
+    over the export. Without it (validate), every row of the export is read."""
     src = loaded.config.sources[name]
     column = src.account_column
     if column is None:
@@ -36,9 +40,10 @@ def check_key_match(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: 
         # reads every row of the source) and compare as text only the distinct keys.
         native = info.key_type == acc.key_type  # type: ignore[attr-defined]
         a_key, on = ("__key", "s.k = a.k") if native else ("__account", "CAST(s.k AS VARCHAR) = a.k")
-        keys = (f"SELECT CAST(s.k AS VARCHAR) AS k, s.n, a.k IS NOT NULL AS ok FROM (SELECT __key AS k, count(*) AS n "
-                f"FROM {relation} WHERE __key IS NOT NULL GROUP BY 1) AS s LEFT JOIN (SELECT DISTINCT {a_key} AS k "
-                f"FROM {accounts}) AS a ON {on}")
+        per_key = (f"SELECT __key AS k, __rows AS n FROM {ident(counted)} WHERE __key IS NOT NULL" if counted else
+                   f"SELECT __key AS k, count(*) AS n FROM {relation} WHERE __key IS NOT NULL GROUP BY 1")
+        keys = (f"SELECT CAST(s.k AS VARCHAR) AS k, s.n, a.k IS NOT NULL AS ok FROM ({per_key}) AS s "
+                f"LEFT JOIN (SELECT DISTINCT {a_key} AS k FROM {accounts}) AS a ON {on}")
     total, bad_keys, bad_rows, samples, good = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE NOT ok), coalesce(sum(n) FILTER (WHERE NOT ok), 0), "
         f"list(k ORDER BY n DESC, k) FILTER (WHERE NOT ok)[1:{SAMPLES}], "

@@ -170,8 +170,11 @@ def time_column(src: Source) -> str | None:
     return src.valid.from_ if src.valid is not None else None
 
 
-def register_all(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, needed: set[str]) -> dict[str, SourceInfo]:
-    """Register every needed source (the accounts source always); raise on the first problem."""
+def register_all(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, needed: set[str],
+                 defer_keys: frozenset[str] = frozenset()) -> dict[str, SourceInfo]:
+    """Register every needed source (the accounts source always); raise on the first problem.
+    The account keys of the sources in `defer_keys` are checked later, on the run's own
+    aggregates (chs.pipeline), instead of by a pass over the export here."""
     from chs.key_mapping import check_key_match
     cfg = loaded.config
     out: dict[str, SourceInfo] = {}
@@ -179,7 +182,9 @@ def register_all(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, needed: s
         out[name] = register_source(con, loaded, name, source_key(loaded, name))
         if name == cfg.accounts.source:
             check_accounts(con, loaded, out[name])
-        else:
+        elif name not in defer_keys or cfg.sources[name].account_via is not None:
+            # A mapped key (`via`) is checked on every row: rows it did not map have no key
+            # and never reach an aggregate.
             check_key_match(con, loaded, name, out[name], out[cfg.accounts.source])
     return out
 
