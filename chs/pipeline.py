@@ -24,8 +24,8 @@ from chs.bind_check import check_scale_inputs, check_variables, dry_run
 from chs.compiler import Plan, compile_plan, needed_sources
 from chs.config import LoadedConfig
 from chs.db import connect, restrict_file_access
-from chs.engines import engine_aggregates
 from chs.durations import parse_days
+from chs.engines import engine_aggregates
 from chs.errors import ChsError, DataError, OutputError
 from chs.export_checks import check_exports, corrupt_export
 from chs.fragment_check import check_action_values, check_fragments, run_step
