@@ -16,6 +16,7 @@ pyspark is imported lazily: it is the optional extra `chs[spark]` and needs Java
 from __future__ import annotations
 
 import codecs
+import logging
 import os
 import shutil
 import tempfile
@@ -112,6 +113,8 @@ def session(loaded: LoadedConfig) -> SparkSession:
     except Exception as exc:  # no Java, a bad master URL: pyspark raises several kinds
         raise ConfigError([f"{loaded.at('storage', 'spark')}: Spark did not start ({_first_line(exc)}); "
                            f"engine spark needs Java 17 and a reachable spark.master"]) from None
+    # pyspark logs every failed analysis with its Java stack; chs reports those itself, located.
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     # A session created earlier in this process (a test's) keeps its own settings: UTC is required.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark
