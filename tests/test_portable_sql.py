@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import math
+import sys
 from pathlib import Path
 
 import duckdb
@@ -116,3 +117,31 @@ def test_engine_config_keys(tied: Path) -> None:
     res = run_chs("validate", cwd=bad.parent)
     assert res.returncode == 78
     assert "storage.engine" in res.stderr and "storage.spark.masters: unknown key" in res.stderr
+
+
+def test_engine_spark_without_pyspark_is_a_config_error(tied: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chs.engines.spark import session
+    from chs.errors import ConfigError
+    cfg = _config()
+    cfg["storage"] = {"engine": "spark"}
+    loaded = load_config(write_project(tied.parent / "spark", cfg, dict(FILES)))
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)
+    with pytest.raises(ConfigError) as err:
+        session(loaded)
+    assert err.value.exit_code == 78
+    assert "storage.engine: engine spark needs pyspark" in str(err.value) and "chs[spark]" in str(err.value)
+
+
+def test_exports_spark_does_not_read_are_named(tied: Path) -> None:
+    from chs.engines.spark import unsupported
+    cfg = _config()
+    cfg["storage"] = {"engine": "spark"}
+    cfg["sources"]["nps"] = {"path": "data/nps.jsonl", "account": "account_id", "time": "answered",
+                             "csv": {"footer": True}}
+    files = {**FILES, "data/nps.jsonl": '{"account_id": "A1", "answered": "2026-11-01", "score": 9}\n'}
+    loaded = load_config(write_project(tied.parent / "json", cfg, files))
+    problems = unsupported(loaded, "nps")
+    assert any("sources.nps: json exports are not read under engine spark" in p for p in problems), problems
+    assert any("sources.nps.csv.footer: not supported under engine spark" in p for p in problems), problems
+    assert unsupported(loaded, "usage") == []
