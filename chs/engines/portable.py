@@ -91,16 +91,16 @@ def _rewrite_latest(select: exp.Select) -> None:
 
 
 def _rewrite_filters(tree: exp.Expression) -> None:
+    """agg(x) FILTER (WHERE c) -> agg(CASE WHEN c THEN x END): aggregates skip the NULLs."""
     for flt in list(tree.find_all(exp.Filter)):
         agg, cond = flt.this, flt.expression.this
         if isinstance(agg, exp.Count) and isinstance(agg.this, exp.Star):
             flt.replace(exp.Count(this=_case(cond, exp.Literal.number(1))))
             continue
-        target = agg.this.this if isinstance(agg.this, exp.Distinct) else agg.this
-        if isinstance(agg.this, exp.Distinct):
+        if isinstance(agg.this, exp.Distinct):  # count(DISTINCT CASE ...): NULLs are not counted
             agg.this.set("expressions", [_case(cond, e) for e in agg.this.expressions])
         else:
-            agg.set("this", _case(cond, target))
+            agg.set("this", _case(cond, agg.this))
         flt.replace(agg.copy())
 
 
