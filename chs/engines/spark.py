@@ -141,6 +141,8 @@ def unsupported(loaded: LoadedConfig, name: str) -> list[str]:
         out.append(f"{at}.preset: presets are not applied under {ENGINE}; declare the reader options instead")
     if src.account_via is not None:
         out.append(f"{at}.account.via: a key mapped through the account list is not supported under {ENGINE}")
+    if src.time_unit is not None:
+        out.append(f"{at}.time_unit: epoch times are not converted under {ENGINE}")
     if src.json_options is not None:
         out.append(f"{at}.json: JSON exports are not read under {ENGINE}")
     opts = src.csv
@@ -214,8 +216,13 @@ def _read(spark: SparkSession, loaded: LoadedConfig, name: str, info: SourceInfo
         missing = [c for c in names if c not in df.columns]
         if missing:
             raise DataError(f"{src.path}: Spark does not see column(s) {', '.join(missing)} (source '{name}')")
-        return df.selectExpr(*[f"CAST(`{c}` AS {spark_type(t)}) AS `{c}`" if spark_type(t) != "STRING"
-                               else f"`{c}`" for c, t in info.columns.items()])
+        typed = df.selectExpr(*[f"TRY_CAST(`{c}` AS {spark_type(t)}) AS `{c}`" if spark_type(t) != "STRING"
+                                else f"`{c}`" for c, t in info.columns.items()],
+                              *[f"`{c}` AS `__raw_{i}`" for i, c in enumerate(src.types) if c in names])
+        # A declared type (`types:`) that a cell does not convert to rejects its row, as in DuckDB.
+        keep = " AND ".join(f"(`__raw_{i}` IS NULL OR `{c}` IS NOT NULL)"
+                            for i, c in enumerate(src.types) if c in names)
+        return (typed.where(keep) if keep else typed).select(*names)
     opts = src.csv or CsvOptions()
     header = opts.header if opts.header is not None else names != [f"column{i}" for i in range(len(names))]
     reader = (spark.read.option("header", str(header).lower())
