@@ -182,8 +182,12 @@ def _plan(result: Validation, failed: set[str], day: dt.date) -> None:
     if plan is None:
         return
     result.leaves = sum(1 for n in plan.nodes if n.is_leaf)
-    for check in (lambda: check_scale_inputs(con, loaded, plan), lambda: check_actions(con, loaded, plan),
-                  lambda: check_fragments(con, loaded, sources, plan)):
+    checks = [lambda: check_scale_inputs(con, loaded, plan), lambda: check_actions(con, loaded, plan),
+              lambda: check_fragments(con, loaded, sources, plan)]
+    if loaded.config.storage.engine == "spark":  # DESIGN 7: the aggregates' fragments on Spark itself
+        from chs.engines.spark import check_on_spark
+        checks.append(lambda: check_on_spark(loaded, plan, sources))
+    for check in checks:
         try:
             check()
         except ChsError as exc:

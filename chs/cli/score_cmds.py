@@ -91,12 +91,27 @@ def validate_cmd(
 def compile_cmd(
     as_of: Annotated[Optional[str], typer.Option(
         "--as-of", help="The date compiled into the plan (default: today, UTC).")] = None,
+    dialect: Annotated[Optional[str], typer.Option(
+        "--dialect", metavar="NAME", show_default=False,
+        help="Print only the per-source aggregate queries, for duckdb, spark, trino, snowflake or bigquery "
+             "(DESIGN 7).")] = None,
 ) -> None:
     """Print the SQL the config compiles to (as_of is a literal in it)."""
     from chs.db import memory
+    from chs.errors import UsageError
     from chs.pipeline import prepare
-    prep = prepare(memory(), common.load(), common.parse_date(as_of, "--as-of"))
-    typer.echo(prep.plan.render())
+    if dialect is not None:
+        from chs.engines.portable import DIALECTS
+        if dialect not in DIALECTS:
+            raise UsageError(f"unknown dialect '{dialect}' (dialects: {', '.join(DIALECTS)})")
+    loaded = common.load()
+    prep = prepare(memory(), loaded, common.parse_date(as_of, "--as-of"))
+    if dialect is None:
+        typer.echo(prep.plan.render())
+        return
+    from chs.engines.portable import render_plan
+    columns = {name: info.columns for name, info in prep.sources.items()}
+    typer.echo(render_plan(loaded, prep.plan, columns, dialect), nl=False)
 
 
 @handle_errors

@@ -36,11 +36,23 @@ def _duration(value: str | None) -> str | None:
     return value
 
 
+class SparkSettings(Strict):
+    """`storage.spark`: where the aggregate steps run under `engine: spark` (DESIGN 7)."""
+
+    master: str = "local[2]"
+    # Spark properties passed to the session as they are, e.g. spark.driver.memory: 4g.
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
 class Storage(Strict):
     """Where history (DuckDB) and per-run exports go; relative to the config's folder."""
 
     database: str = "chs.duckdb"
     output_dir: str = "out"
+    # Which engine runs the per-source aggregates (the steps that read raw events); DuckDB
+    # always computes variables, scores, history, actions and reports (DESIGN 7).
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkSettings | None = None
     # DuckDB's working memory for `chs score`; beyond it, joins, aggregates and sorts spill to a
     # temp folder beside the database instead of growing the process (a nightly job shares its
     # machine). A DuckDB size such as "1GB" or "500MB"; `none` leaves DuckDB's default (80% of RAM).
