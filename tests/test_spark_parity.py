@@ -132,3 +132,30 @@ def test_fragment_spark_cannot_run_is_a_config_error_at_its_line(spark: Any, pro
     assert result.exit_code == 78
     located = [p for _, p in result.problems if f"chs.yaml:{line}: variables.days_since_login.where" in p]
     assert located and "engine spark" in located[0] and "STRIP_ACCENTS" in located[0].upper()
+
+
+def test_rows_spark_reads_differently_are_a_data_error(spark: Any, tmp_path: Path) -> None:
+    """dd.mm.yyyy dates that DuckDB's sniffer recognises but Spark cannot cast: never silently
+    fewer rows; with the format declared, both engines read the same rows and score alike."""
+    import copy
+
+    from chs.errors import DataError
+    from tests.engine.conftest import BASE_CONFIG, BASE_FILES, write_project
+    files = dict(BASE_FILES)
+    files["data/usage.csv"] = ("account_id,ts\nA1,20.11.2026\nA1,01.11.2026\nA2,22.10.2026\n"
+                               "A2,21.10.2026\nA3,19.11.2026\n")
+    cfg = copy.deepcopy(BASE_CONFIG)
+    cfg["storage"] = {"engine": "spark", "spark": {"master": "local[1]"}}
+    undeclared = write_project(tmp_path / "undeclared", copy.deepcopy(cfg), files)
+    with pytest.raises(DataError, match=r"Spark reads \d+ rows of source 'usage' where DuckDB reads 5"):
+        score(load_config(undeclared), [dt.date(2026, 11, 20)])
+    cfg["sources"]["usage"]["csv"] = {"date_format": "%d.%m.%Y"}
+    declared = write_project(tmp_path / "declared", copy.deepcopy(cfg), files)
+    score(load_config(declared), [dt.date(2026, 11, 20)])
+    cfg["storage"] = {"engine": "duckdb"}
+    on_duckdb = write_project(tmp_path / "duckdb", cfg, files)
+    score(load_config(on_duckdb), [dt.date(2026, 11, 20)])
+    expected, actual = _outputs(on_duckdb), _outputs(declared)
+    assert expected["scores"]["score"].to_list() != [None] * 3
+    for name in ("scores", "drivers"):
+        assert_frame_equal(actual[name], expected[name], check_exact=False, rel_tol=0, abs_tol=1e-9)

@@ -167,7 +167,7 @@ def unsupported(loaded: LoadedConfig, name: str) -> list[str]:
 
 def _convert(column: str, duck_type: str, opts: CsvOptions) -> str:
     """Spark SQL turning a CSV cell (text) into the DuckDB-detected type; NULL if it does not convert."""
-    c = f"`{column.replace('`', '``')}`"
+    c = _q(column)
     target = spark_type(duck_type)
     upper = duck_type.upper()
     if target == "STRING":
@@ -186,13 +186,18 @@ def _convert(column: str, duck_type: str, opts: CsvOptions) -> str:
     return f"TRY_CAST({c} AS {target})"
 
 
+def _q(column: str) -> str:
+    """A Spark SQL identifier, whatever characters the column name holds."""
+    return "`" + column.replace("`", "``") + "`"
+
+
 def _lit(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _time_expr(column: str, duck_type: str, timezone: str | None) -> str:
     """Spark SQL for the row's UTC TIMESTAMP, mirroring chs.sources._time_expr."""
-    c = f"`{column.replace('`', '``')}`"
+    c = _q(column)
     t = duck_type.upper()
     if t in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT", "DOUBLE"):
         # Epoch seconds, or milliseconds when the numbers are too large for seconds.
@@ -216,11 +221,11 @@ def _read(spark: SparkSession, loaded: LoadedConfig, name: str, info: SourceInfo
         missing = [c for c in names if c not in df.columns]
         if missing:
             raise DataError(f"{src.path}: Spark does not see column(s) {', '.join(missing)} (source '{name}')")
-        typed = df.selectExpr(*[f"TRY_CAST(`{c}` AS {spark_type(t)}) AS `{c}`" if spark_type(t) != "STRING"
-                                else f"`{c}`" for c, t in info.columns.items()],
-                              *[f"`{c}` AS `__raw_{i}`" for i, c in enumerate(src.types) if c in names])
+        typed = df.selectExpr(*[f"TRY_CAST({_q(c)} AS {spark_type(t)}) AS {_q(c)}" if spark_type(t) != "STRING"
+                                else _q(c) for c, t in info.columns.items()],
+                              *[f"{_q(c)} AS `__raw_{i}`" for i, c in enumerate(src.types) if c in names])
         # A declared type (`types:`) that a cell does not convert to rejects its row, as in DuckDB.
-        keep = " AND ".join(f"(`__raw_{i}` IS NULL OR `{c}` IS NOT NULL)"
+        keep = " AND ".join(f"(`__raw_{i}` IS NULL OR {_q(c)} IS NOT NULL)"
                             for i, c in enumerate(src.types) if c in names)
         return (typed.where(keep) if keep else typed).select(*names)
     opts = src.csv or CsvOptions()
@@ -239,11 +244,11 @@ def _read(spark: SparkSession, loaded: LoadedConfig, name: str, info: SourceInfo
                         f"(source '{name}'); declare csv.delimiter / csv.header so both read the same")
     df = df.toDF(*names)
     typed = [(c, _convert(c, t, opts)) for c, t in info.columns.items()]
-    converted = df.selectExpr(*[f"{e} AS `{c}`" for c, e in typed],
-                              *[f"`{c}` AS `__raw_{i}`" for i, (c, e) in enumerate(typed) if e != f"`{c}`"])
+    converted = df.selectExpr(*[f"{e} AS {_q(c)}" for c, e in typed],
+                              *[f"{_q(c)} AS `__raw_{i}`" for i, (c, e) in enumerate(typed) if e != _q(c)])
     # A cell that does not convert rejects its row, as DuckDB's reader does (never a silent NULL).
-    keep = " AND ".join(f"(`__raw_{i}` IS NULL OR `{c}` IS NOT NULL)"
-                        for i, (c, e) in enumerate(typed) if e != f"`{c}`")
+    keep = " AND ".join(f"(`__raw_{i}` IS NULL OR {_q(c)} IS NOT NULL)"
+                        for i, (c, e) in enumerate(typed) if e != _q(c))
     if keep:
         converted = converted.where(keep)
     return converted.select(*names)
@@ -264,7 +269,7 @@ def register(spark: SparkSession, loaded: LoadedConfig, name: str, info: SourceI
     extra = []
     key = source_key(loaded, name)
     if key is not None:
-        extra += [f"`{key}` AS __key", f"CAST(`{key}` AS STRING) AS __account"]
+        extra += [f"{_q(key)} AS __key", f"CAST({_q(key)} AS STRING) AS __account"]
     time_col = time_column(src)
     if time_col is not None:
         extra.append(f"{_time_expr(time_col, info.columns[time_col], src.timezone)} AS __ts")
@@ -275,6 +280,13 @@ def register(spark: SparkSession, loaded: LoadedConfig, name: str, info: SourceI
     df = df.selectExpr("*", *extra)
     if time_col is not None:
         df = df.selectExpr("*", "CAST(__ts AS DATE) AS __date")
+    # Both engines must see the same rows: a value Spark cannot convert (a date format DuckDB's
+    # sniffer recognised, say) drops its row here, which would change scores without a word.
+    # One count per source and process (the view is reused for every date of a backfill).
+    rows = df.count()
+    if rows != info.rows:
+        raise DataError(f"{src.path}: Spark reads {rows} rows of source '{name}' where DuckDB reads {info.rows}; "
+                        f"declare csv.date_format / csv.timestamp_format / csv.decimal so both read the same")
     df.createOrReplaceTempView(view)
     _cached[view] = stamp
 
