@@ -130,8 +130,11 @@ def add_variable(q: SourceQuery, name: str, var: Variable) -> None:
         out = f"CAST({hits} AS DOUBLE) / nullif({total}, 0)"
     elif agg == "latest":
         time_cond = ["s.__ts IS NOT NULL"] if q.has_time else []
-        order = "s.__ts" if q.has_time else "1"
-        out = q.metric(f"arg_max({_value(var)}, {order})" + _filter(cond + time_cond))
+        value = _value(var)
+        # Two rows at the same newest time: the larger value wins, on every engine (a bare
+        # arg_max would pick either row). Rows with a NULL value are skipped.
+        order = f"{{'t': s.__ts, 'v': {value}}}" if q.has_time else "1"
+        out = q.metric(f"arg_max({value}, {order})" + _filter(cond + time_cond))
     elif agg == "days_since":
         newest = q.metric("max(s.__ts)" + _filter(cond))
         out = f"date_diff('day', CAST({newest} AS DATE), {date_literal(q.as_of)})"

@@ -68,6 +68,8 @@ def _rewrite_latest(select: exp.Select) -> None:
         if not isinstance(agg, exp.ArgMax) or flt.find_ancestor(exp.Select) is not select:
             continue
         cond, value, order = flt.expression.this, agg.this, agg.expression
+        if isinstance(order, exp.Struct):  # {'t': s.__ts, 'v': value}: the time, ties by value
+            order = order.expressions[0].expression
         # arg_max skips rows whose value is NULL: the newest row *with* a value wins.
         cond = exp.and_(cond.copy(), exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())))
         if not (isinstance(order, exp.Column) and order.name == "__ts"):
