@@ -19,6 +19,7 @@ import polars as pl
 from chs.actions.rules import build_action_input, hits_sql
 from chs.config import LoadedConfig
 from chs.db import attach_read_only, connect, memory
+from chs.export_checks import naming_corrupt_exports
 from chs.history import ensure_schema, out_scores_sql
 from chs.pipeline import prepare
 from chs.scratch import revenue_sql, run_date
@@ -113,8 +114,9 @@ def score_side(loaded: LoadedConfig, as_of: dt.date) -> Side:
     """Score one config as of `as_of` in a scratch database; keep what the comparison needs."""
     con = memory()
     try:
-        prep = prepare(con, loaded, as_of)
-        run_date(prep, loaded, as_of)
+        with naming_corrupt_exports(loaded):
+            prep = prepare(con, loaded, as_of)
+            run_date(prep, loaded, as_of)
         nodes = prep.plan.nodes
         leaves = [(i, n.path) for i, n in enumerate(nodes) if n.is_leaf]
         contrib = "".join(f", CAST(s.__c_{i} AS DOUBLE) AS {ident('c:' + p)}" for i, p in leaves)

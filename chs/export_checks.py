@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -61,6 +63,20 @@ def check_exports(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, names: s
         _same_columns(label, columns)
         if decode:
             _decode_all(con, label, parquet)
+
+
+@contextmanager
+def naming_corrupt_exports(loaded: LoadedConfig) -> Iterator[None]:
+    """Around any work that reads the exports (score, diff, rescoring): a query that fails
+    because a Parquet page is corrupt becomes a DataError (65) naming the file."""
+    try:
+        yield
+    except duckdb.Error:
+        from chs.compiler import needed_sources
+        corrupt = corrupt_export(loaded, needed_sources(loaded) | {loaded.config.accounts.source})
+        if corrupt is not None:
+            raise corrupt from None
+        raise
 
 
 def corrupt_export(loaded: LoadedConfig, names: set[str]) -> DataError | None:

@@ -27,7 +27,7 @@ from chs.db import connect, restrict_file_access
 from chs.durations import parse_days
 from chs.engines import engine_aggregates
 from chs.errors import ChsError, DataError, OutputError
-from chs.export_checks import check_exports, corrupt_export
+from chs.export_checks import check_exports, naming_corrupt_exports
 from chs.fragment_check import check_action_values, check_fragments, run_step
 from chs.history import drivers_sql, ensure_schema, out_scores_sql, replace_snapshot, snap_nodes_view
 from chs.key_mapping import check_key_match
@@ -275,7 +275,7 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
     staging: Staging | None = None
     failed: OutputError | None = None
     with run_lock(loaded.database):
-        with working_copy(loaded.database) as path:
+        with working_copy(loaded.database) as path, naming_corrupt_exports(loaded):
             con = connect(path)
             try:
                 limit_memory(con, loaded.config.storage.memory_limit)
@@ -306,13 +306,9 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
                 if loaded.config.delivery is not None:
                     result.delivery = deliver_pending(con, loaded, redactor=redactor)
                 con.execute("CHECKPOINT")
-            except BaseException as exc:
+            except BaseException:
                 if staging is not None:
                     staging.discard()
-                if isinstance(exc, duckdb.Error):  # a corrupt Parquet page: name the file (65)
-                    corrupt = corrupt_export(loaded, needed_sources(loaded) | {loaded.config.accounts.source})
-                    if corrupt is not None:
-                        raise corrupt from None
                 raise
             finally:
                 con.close()

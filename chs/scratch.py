@@ -20,6 +20,7 @@ import duckdb
 
 from chs.config import LoadedConfig
 from chs.db import memory
+from chs.export_checks import naming_corrupt_exports
 from chs.pipeline import Prepared, prepare, set_as_of
 from chs.sql import ident
 
@@ -70,7 +71,8 @@ def rescore(loaded: LoadedConfig, dates: list[dt.date], keep_variables: bool = F
             progress: Progress | None = None) -> Scratch:
     """Score `loaded` on each date into a fresh in-memory database."""
     con = memory()
-    prep = prepare(con, loaded, dates[0])
+    with naming_corrupt_exports(loaded):
+        prep = prepare(con, loaded, dates[0])
     node_cols = [ident("score_" + n.path.replace(".", "_")) for n in prep.plan.nodes if n.path]
     variables = numeric_variables(con, loaded) if keep_variables else []
     select = (f"SELECT s.as_of, s.account_id, s.account_name, s.segment, s.score, s.band, s.coverage, "
@@ -80,7 +82,8 @@ def rescore(loaded: LoadedConfig, dates: list[dt.date], keep_variables: bool = F
                   + "".join(f", TRY_CAST(v.{ident(n)} AS DOUBLE) AS {ident(n)}" for n in variables)
                   + " FROM vars AS v, __params AS p")
     for i, as_of in enumerate(dates):
-        run_date(prep, loaded, as_of)
+        with naming_corrupt_exports(loaded):
+            run_date(prep, loaded, as_of)
         verb = "CREATE TABLE rescored AS" if i == 0 else "INSERT INTO rescored"
         con.execute(f"{verb} {select}")
         if keep_variables:

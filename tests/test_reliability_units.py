@@ -122,3 +122,25 @@ def test_columns_listing_only_for_exports() -> None:
     assert columns_listing("data/a.csv", ["x", "y"]) == "columns: x, y"
     assert columns_listing("data/a.parquet.gz", ["x"]) == "columns: x"
     assert "not shown" in columns_listing("/etc/passwd", ["root:x:0:0:root:/root:/bin/bash"])
+
+
+def test_rescoring_and_diff_name_a_corrupt_parquet_file(tmp_path: Path) -> None:
+    """`chs diff` and backtest/calibrate rescoring read the exports too: a corrupt page is 65
+    naming the file there as in `chs score` (chs.export_checks.naming_corrupt_exports)."""
+    import datetime as dt
+    import shutil
+
+    from chs.config import load_config
+    from chs.diff import score_side
+    from chs.scratch import rescore
+    from tests.test_reliability_corpus import _corrupt_parquet, _to_parquet
+
+    root = tmp_path / "p"
+    shutil.copytree(Path(__file__).parent / "reliability" / "_base", root)
+    _to_parquet(root)
+    _corrupt_parquet(root, {"corrupt": "data/invoices/2026-02.parquet"})
+    loaded = load_config(root / "chs.yaml")
+    for work in (lambda: score_side(loaded, dt.date(2026, 2, 27)),
+                 lambda: rescore(loaded, [dt.date(2026, 2, 27)])):
+        with pytest.raises(DataError, match=r"invoices/2026-02\.parquet: corrupt Parquet data"):
+            work()
