@@ -21,7 +21,7 @@ import duckdb
 
 from chs.config import LoadedConfig
 from chs.errors import DataError
-from chs.sql import string
+from chs.sql import string, string_list
 
 EXPORT_SUFFIXES = (".csv", ".tsv", ".parquet", ".json", ".jsonl", ".ndjson", ".zip")
 
@@ -134,7 +134,7 @@ def _decode_all(con: duckdb.DuckDBPyConnection, label: str, files: list[str]) ->
     count would be answered from metadata). One query for the export; on failure one per
     file, to name it."""
     def scan(paths: list[str]) -> None:
-        listed = "[" + ", ".join(string(p) for p in paths) + "]"
+        listed = string_list(paths)
         con.execute(f"SELECT max(hash(COLUMNS(*))) FROM read_parquet({listed}, union_by_name = true)").fetchall()
 
     try:

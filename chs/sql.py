@@ -16,6 +16,11 @@ def string(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def string_list(values: list[str]) -> str:
+    """A list literal of quoted strings, e.g. the files of a glob for read_parquet([...])."""
+    return "[" + ", ".join(string(v) for v in values) + "]"
+
+
 def number(value: float) -> str:
     """A DOUBLE literal; plain `0.12` would be DECIMAL in DuckDB and round differently."""
     value = float(value)

@@ -27,7 +27,7 @@ from chs.errors import ConfigError, DataError
 from chs.presets import PRESETS, THREE_DECIMAL, ZERO_DECIMAL, Preset
 from chs.readers.files import file_format, source_files, temp_dir, unzip
 from chs.readers.types import MOSTLY
-from chs.sql import ident, string
+from chs.sql import ident, string, string_list
 from chs.transcode import NATIVE_ENCODINGS, TextCopies, TextFile, canonical_encoding, needs_copy, text_copy
 
 NUMERIC_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
@@ -72,7 +72,7 @@ def csv_reader(files: list[str], fmt: str, opts: CsvOptions, rejects: str | None
                encoding: str | None = None, delimiter: str | None = None,
                types: dict[str, str] | None = None) -> str:
     """`read_csv(...)` with the source's options (and overrides for a transcoded copy)."""
-    file_list = "[" + ", ".join(string(f) for f in files) + "]"
+    file_list = string_list(files)
     args: list[str] = [file_list]
     if rejects is not None:
         args += [f"rejects_table = {string(rejects + '_errors')}", f"rejects_scan = {string(rejects + '_scans')}",
@@ -297,7 +297,7 @@ def _check_report_totals(con: duckdb.DuckDBPyConnection, relation: str, files: l
 
 # ---------------------------------------------------------------- JSON
 def load_json(con: duckdb.DuckDBPyConnection, src: Source, files: list[str], fmt: str, relation: str) -> RawLoad:
-    file_list = "[" + ", ".join(string(f) for f in files) + "]"
+    file_list = string_list(files)
     reader = f"read_json({file_list}, format = 'auto', union_by_name = true)"
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(relation)} AS SELECT * FROM {reader}")
@@ -405,7 +405,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: str, sr
         preset = PRESETS[src.preset] if src.preset else None
         base = f"__base_{name}"
         if fmt == "parquet":
-            file_list = "[" + ", ".join(string(f) for f in read_files) + "]"
+            file_list = string_list(read_files)
             reader = f"read_parquet({file_list}, union_by_name = true)"
             try:
                 con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(base)} AS SELECT * FROM {reader}")
