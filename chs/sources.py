@@ -152,7 +152,10 @@ def register_source(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: 
     unread = "0" if time_col is None or ts == ident(time_col) else \
         f"count(*) FILTER (WHERE __ts IS NULL AND {ident(time_col)} IS NOT NULL)"
     stats = "count(*)" + (f", CAST(max(__ts) AS VARCHAR), {unread}" if time_col else "")
-    row = con.execute(f"SELECT {stats} FROM {ident(info.relation)}").fetchall()[0]
+    fast = time_col is not None and unread == "0" and load.fmt == "parquet" and not load.rejected \
+        and time_col not in src.columns.values() and src.preset is None
+    row = (_parquet_stats(con, info, files, time_col) if fast else None) or \
+        con.execute(f"SELECT {stats} FROM {ident(info.relation)}").fetchall()[0]
     info.rows = int(row[0])
     if time_col:
         info.newest = row[1]
@@ -161,6 +164,30 @@ def register_source(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: 
             info.rejected += bad_times
             info.reject_samples.append(f"{bad_times} rows with an unreadable time in '{time_col}'")
     return info
+
+
+def _parquet_stats(con: duckdb.DuckDBPyConnection, info: SourceInfo, files: list[str],
+                   time_col: str) -> tuple[int, str | None, int] | None:
+    """Row count and newest time of a Parquet source whose time column is read as it is, from
+    the files' footers: the max of 100M timestamps cost a 1 s scan at 1M accounts. None
+    (scan instead) unless every row group has the column's statistics and the footers count
+    exactly the rows the relation holds (so no row was filtered or added on the way)."""
+    from chs.sql import string_list
+    try:
+        rows = con.execute(f"SELECT count(*) FROM {ident(info.relation)}").fetchall()[0][0]
+        meta = con.execute(
+            f"SELECT sum(row_group_num_rows), count(*), count(stats_max_value), "
+            f"CAST(max(TRY_CAST(stats_max_value AS TIMESTAMP)) AS VARCHAR), "
+            f"count(*) FILTER (WHERE num_values > stats_null_count AND TRY_CAST(stats_max_value AS TIMESTAMP) IS NULL) "
+            f"FROM parquet_metadata({string_list(files)}) WHERE path_in_schema = {string(time_col)}").fetchall()[0]
+        groups = con.execute(f"SELECT count(DISTINCT (file_name, row_group_id)) "
+                             f"FROM parquet_metadata({string_list(files)})").fetchall()[0][0]
+    except duckdb.Error:
+        return None
+    covered, with_col, with_stats, newest, unreadable = meta
+    if covered != rows or with_col != groups or with_stats != with_col or unreadable:
+        return None
+    return int(rows), newest, 0
 
 
 def time_column(src: Source) -> str | None:
