@@ -73,7 +73,7 @@ def dry_run(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, plan: Plan) ->
     """Bind every step on empty inputs; a failure is traced back to the fragment that caused it."""
     for step in plan.steps:
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(step.table)} AS SELECT * FROM ({step.select}) LIMIT 0")
+            con.execute(f"CREATE OR REPLACE TEMP {step.kind} {ident(step.table)} AS SELECT * FROM ({step.select}) LIMIT 0")
         except duckdb.Error as exc:
             raise ConfigError([_locate(loaded, exc)]) from None
 

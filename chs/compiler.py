@@ -8,28 +8,34 @@ milliseconds. Config fragments see `as_of` through the one-row relation `p`.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chs.aggregates import ZERO_WHEN_EMPTY, SourceQuery, add_variable
 from chs.config import LoadedConfig
 from chs.config.checks import referenced_names
 from chs.privacy import dropped_columns
-from chs.scoring import group_contribution, scoring_sql
+from chs.scoring import group_contribution, scoring_sql, static_weight
 from chs.sources import SourceInfo, relation_name
-from chs.sql import as_of_relation, date_literal, ident, node_column, string
+from chs.sql import as_of_relation, date_literal, ident, node_column, number, string
 from chs.tree import TreeNode, flatten
 
 
 @dataclass(frozen=True)
 class Step:
-    """One statement of the plan: it creates temp table `table`."""
+    """One statement of the plan: it creates temp table `table` (a view when `view`: read
+    once, so materialising it would only add a copy)."""
 
     table: str
     select: str
+    view: bool = False
 
     @property
     def sql(self) -> str:
-        return f"CREATE OR REPLACE TEMP TABLE {ident(self.table)} AS\n{self.select}"
+        return f"CREATE OR REPLACE TEMP {self.kind} {ident(self.table)} AS\n{self.select}"
+
+    @property
+    def kind(self) -> str:
+        return "VIEW" if self.view else "TABLE"
 
 
 @dataclass(frozen=True)
@@ -171,7 +177,8 @@ def node_fields(nodes: list[TreeNode]) -> dict[str, list[str]]:
         cols["raw_text"].append(f"CAST({ident(n.variable)} AS VARCHAR)" if leaf and n.scale and n.scale.kind == "map"
                                 else "NULL::VARCHAR")
         cols["sub_score"].append(f"CAST(__s_{i} AS DOUBLE)")
-        cols["weight"].append(f"CAST(__w_{i} AS DOUBLE)" if n.path else "1.0::DOUBLE")
+        cols["weight"].append("1.0::DOUBLE" if not n.path else f"{number(n.weight)}::DOUBLE" if n.fixed_weight
+                              else f"CAST(__w_{i} AS DOUBLE)")
         cols["effective_weight"].append(f"CAST(__e_{i} AS DOUBLE)")
         cols["contribution"].append(f"CAST(__c_{i} AS DOUBLE)" if leaf else
                                     f"CAST(CASE WHEN __s_{i} IS NOT NULL THEN {group_contribution(nodes, i)} "
@@ -183,7 +190,13 @@ def node_fields(nodes: list[TreeNode]) -> dict[str, list[str]]:
 
 def node_lists_sql(nodes: list[TreeNode]) -> list[tuple[str, str]]:
     """(column, SQL list over `scored`) of the per-node values, indexed by node_order + 1."""
-    return [(name, "[" + ", ".join(values) + "]") for name, values in node_fields(nodes).items()]
+    out = []
+    for name, values in node_fields(nodes).items():
+        # raw_text is NULL on every node unless a map scale reads text: store one NULL, not a
+        # list of NULLs (the node_scores view reads an element of it as NULL either way).
+        all_null = values[0].startswith("NULL::") and all(v == values[0] for v in values)
+        out.append((name, f"{values[0]}[]" if all_null else "[" + ", ".join(values) + "]"))
+    return out
 
 
 def _snapshot_steps(nodes: list[TreeNode], as_of: dt.date) -> list[Step]:
@@ -201,7 +214,9 @@ def _snapshot_steps(nodes: list[TreeNode], as_of: dt.date) -> list[Step]:
     meta = " UNION ALL ".join(
         f"SELECT {string(n.path)} AS node, {i} AS node_order, {string('leaf' if n.is_leaf else 'group')} AS kind, "
         f"{string(n.variable) if n.is_leaf else 'NULL::VARCHAR'} AS variable" for i, n in enumerate(nodes))
-    return [Step("snap_scores", scores), Step("snap_meta", meta)]
+    # snap_scores is read once (out_scores; rescoring copies it once per date): as a view, its
+    # rows are built inside that read instead of being stored first (1M rows with strings).
+    return [Step("snap_scores", scores, view=True), Step("snap_meta", meta)]
 
 
 def compile_plan(loaded: LoadedConfig, sources: dict[str, SourceInfo], as_of: dt.date) -> Plan:
@@ -225,7 +240,11 @@ def compile_plan(loaded: LoadedConfig, sources: dict[str, SourceInfo], as_of: dt
         steps.append(Step(f"agg_{source}", query.sql()))
     steps.append(_variables_step(loaded, sources, agg_tables, as_of))
     # Sorted once here, the one per-account table every output and the history read from.
-    steps.append(Step("scored", scoring_sql(nodes, cfg.score.bands, cfg.segments) + "\nORDER BY __account"))
+    # Only the columns the snapshot, history and drivers read (the rest of `vars` stays in vars).
+    carry = ["__account", "__name", "__owner", "__segment"] + list(dict.fromkeys(
+        n.variable for n in nodes if n.is_leaf and n.variable))
+    nodes = [replace(n, fixed_weight=static_weight(n, cfg.segments)) for n in nodes]
+    steps.append(Step("scored", scoring_sql(nodes, cfg.score.bands, cfg.segments, carry) + "\nORDER BY __account"))
     steps += _snapshot_steps(nodes, as_of)
     return Plan(steps=steps, nodes=nodes, aggregate_tables=agg_tables, as_of=as_of)
 

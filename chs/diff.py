@@ -122,7 +122,8 @@ def score_side(loaded: LoadedConfig, as_of: dt.date) -> Side:
         contrib = "".join(f", CAST(s.__c_{i} AS DOUBLE) AS {ident('c:' + p)}" for i, p in leaves)
         frame = con.sql(
             f"SELECT CAST(s.__account AS VARCHAR) AS account_id, CAST(s.__name AS VARCHAR) AS account_name, "
-            f"s.score, s.band, {revenue_sql(loaded, 's')} AS revenue{contrib} FROM scored AS s").pl()
+            f"s.score, s.band, {revenue_sql(loaded, 'v')} AS revenue{contrib} "
+            f"FROM scored AS s JOIN vars AS v ON v.__account = s.__account").pl()
         hits = _hits(con, loaded, nodes)
     finally:
         con.close()

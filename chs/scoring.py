@@ -29,8 +29,18 @@ def _sum(terms: list[str]) -> str:
     return " + ".join(terms) if terms else "0"
 
 
-def scoring_sql(nodes: list[TreeNode], bands: dict[str, float], segments: dict[str, Segment]) -> str:
-    """SELECT over `vars` producing every per-node column plus score, band and coverage."""
+def static_weight(node: TreeNode, segments: dict[str, Segment]) -> bool:
+    """No segment overrides this node's weight: its __w_i is the literal `node.weight`."""
+    return bool(node.path) and not any(node.path in seg.weights for seg in segments.values())
+
+
+def scoring_sql(nodes: list[TreeNode], bands: dict[str, float], segments: dict[str, Segment],
+                carry: list[str] | None = None) -> str:
+    """SELECT over `vars` producing every per-node column plus score, band and coverage.
+
+    `carry`: the columns of `vars` to keep in the result (default all). `chs score` keeps only
+    what the snapshot reads, and drops the weights no segment changes (they are literals):
+    at 1M accounts the table is a third narrower and no longer spills under the memory limit."""
     index = {n.path: i for i, n in enumerate(nodes)}
     leaves = [(index[n.path], n) for n in nodes if n.is_leaf]
     groups = [(index[n.path], n) for n in nodes if not n.is_leaf]
@@ -98,11 +108,14 @@ def scoring_sql(nodes: list[TreeNode], bands: dict[str, float], segments: dict[s
 
     ctes, prev = [], "vars"
     for name, cols in layers:
-        ctes.append(f"{name} AS (\n  SELECT {prev}.*,\n    " + ",\n    ".join(cols) + f"\n  FROM {prev}\n)")
+        kept = f"{prev}.*" if prev != "vars" or carry is None else ", ".join(ident(c) for c in carry)
+        ctes.append(f"{name} AS (\n  SELECT {kept},\n    " + ",\n    ".join(cols) + f"\n  FROM {prev}\n)")
         prev = name
     # Only what the snapshot reads is materialised: the scale inputs and denominators are not.
     scratch = [f"__x_{i}" for i, _ in leaves] + [f"__f_{i}" for i, _ in leaves] + \
         [f"__{k}_{i}" for i, _ in groups for k in ("den", "fden")]
+    if carry is not None:
+        scratch += [f"__w_{i}" for i, n in enumerate(nodes) if static_weight(n, segments)]
     return "WITH " + ",\n".join(ctes) + f"\nSELECT * EXCLUDE ({', '.join(scratch)}) FROM {prev}"
 
 

@@ -19,6 +19,9 @@ class TreeNode:
     variable: str | None = None
     scale: Scale | None = None
     missing: Missing | None = None
+    # No segment overrides the weight, and the plan's `scored` has no __w_i column for it
+    # (set by chs.compiler; False elsewhere, where __w_i is always there).
+    fixed_weight: bool = False
 
     @property
     def is_leaf(self) -> bool:

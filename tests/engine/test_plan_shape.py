@@ -1,0 +1,57 @@
+"""What the plan materialises: `scored` keeps only what the snapshot reads (SQL generation),
+and the stored values do not change for it."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.engine.conftest import BASE_CONFIG, BASE_FILES, run_chs, write_project
+
+
+def _scored_columns(cfg: Path) -> list[str]:
+    plan = run_chs("--config", str(cfg), "compile", "--as-of", "2026-11-20")
+    assert plan.returncode == 0, plan.stderr
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    # The compiled scored step over an empty `vars` of the plan's own columns.
+    vars_step = plan.stdout.split('CREATE OR REPLACE TEMP TABLE "scored" AS\n', 1)[1].split(";\n", 1)[0]
+    con.execute("CREATE TABLE vars (__account VARCHAR, __name VARCHAR, __owner VARCHAR, __segment VARCHAR, "
+                "__rule VARCHAR, account_id VARCHAR, tier VARCHAR, seats BIGINT, events_30d BIGINT)")
+    return [r[0] for r in con.execute(f"DESCRIBE {vars_step}").fetchall()]
+
+
+@pytest.mark.parametrize("override", [False, True])
+def test_scored_keeps_only_what_the_snapshot_reads(tmp_path: Path, override: bool) -> None:
+    config = copy.deepcopy(BASE_CONFIG)
+    if override:
+        config["segments"] = {"big": {"when": "seats >= 20", "weights": {"size": 5}}}
+    cfg = write_project(tmp_path, config, dict(BASE_FILES))
+    cols = _scored_columns(cfg)
+    # Account columns other than the roles stay in `vars`, not in scored.
+    assert "account_id" not in cols and "tier" not in cols and "__rule" not in cols
+    assert {"__account", "__name", "__owner", "__segment", "seats", "events_30d", "score", "band"} <= set(cols)
+    # A weight no segment changes is a literal, not a column; an overridden one is a column.
+    assert "__w_1" not in cols  # usage
+    assert ("__w_2" in cols) == override  # size
+
+
+def test_weights_stored_with_and_without_segment_overrides(tmp_path: Path) -> None:
+    config = copy.deepcopy(BASE_CONFIG)
+    config["segments"] = {"big": {"when": "seats >= 20", "weights": {"size": 5}}}
+    cfg = write_project(tmp_path, config, dict(BASE_FILES))
+    done = run_chs("--config", str(cfg), "score", "--as-of", "2026-11-20")
+    assert done.returncode == 0, done.stderr
+    drivers = duckdb.sql(f"SELECT account_id, node, weight, raw_text FROM '{tmp_path}/out/drivers.parquet' "
+                         "ORDER BY 1, 2").fetchall()
+    assert drivers == [("A1", "size", 5.0, None), ("A1", "usage", 2.0, None), ("A2", "size", 1.0, None),
+                       ("A2", "usage", 2.0, None), ("A3", "size", 1.0, None), ("A3", "usage", 2.0, None)]
+    con = duckdb.connect(str(tmp_path / "chs.duckdb"), read_only=True)
+    stored = con.execute("SELECT account_id, node, weight, raw_text FROM node_scores WHERE node <> '' "
+                         "ORDER BY 1, 2").fetchall()
+    # No map scale: raw_text is stored as one NULL per account, and reads as NULL per node.
+    assert stored == drivers
+    assert con.execute("SELECT count(*) FROM node_values WHERE raw_text IS NOT NULL").fetchall() == [(0,)]
