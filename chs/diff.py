@@ -20,7 +20,7 @@ from chs.actions.rules import build_action_input, hits_sql
 from chs.config import LoadedConfig
 from chs.db import attach_read_only, connect, memory
 from chs.export_checks import naming_corrupt_exports
-from chs.history import ensure_schema, out_scores_sql
+from chs.history import ensure_schema, out_scores_sql, reference_dates
 from chs.pipeline import prepare
 from chs.scratch import revenue_sql, run_date
 from chs.sql import ident, string
@@ -104,7 +104,7 @@ def _hits(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, nodes: list[Tree
     con.execute("CREATE OR REPLACE TEMP TABLE snap_nodes AS SELECT NULL::VARCHAR AS account_id, "
                 "NULL::VARCHAR AS node, NULL::DOUBLE AS contribution, NULL::VARCHAR AS kind, "
                 "NULL::INTEGER AS node_order WHERE false")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE out_scores AS {out_scores_sql(nodes)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE out_scores AS {out_scores_sql(nodes, reference_dates(con))}")
     build_action_input(con, nodes)
     return con.sql(f"SELECT DISTINCT rule, CAST(account_id AS VARCHAR) AS account_id "
                        f"FROM ({hits_sql(loaded)})").pl()

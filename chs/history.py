@@ -15,10 +15,12 @@ table) are migrated when `chs score` opens them; readers work on both layouts un
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 
 from chs.errors import DataError
-from chs.sql import ident, node_column, string
+from chs.sql import date_literal, ident, node_column, string
 from chs.tree import TreeNode
 
 LAYOUT_VERSION = 2
@@ -137,29 +139,50 @@ def _reference_dates(as_of: str) -> str:
             f"(SELECT max(h.as_of) FROM scores AS h WHERE h.as_of <= {as_of} - 30) AS as_of_30d")
 
 
-# The change columns of a snapshot row `cur`, joined to the snapshots named by _reference_dates.
-_CHANGES = ("prev.score AS previous_score, {cur}.score - prev.score AS delta, "
+# Aliases of the three reference snapshots, in the order of _reference_dates.
+REF_ALIASES = ("prev", "h7", "h30")
+RefDates = dict[str, dt.date | None]
+
+
+def reference_dates(con: duckdb.DuckDBPyConnection, as_of: str = "(SELECT as_of FROM __params)") -> RefDates:
+    """The dates of the previous, 7-day and 30-day reference snapshots (None: not stored)."""
+    return dict(zip(REF_ALIASES, con.execute(f"SELECT {_reference_dates(as_of)}").fetchall()[0]))
+
+
+# The change columns of a snapshot row `cur`, joined to the snapshots of change_joins.
+CHANGES = ("prev.score AS previous_score, {cur}.score - prev.score AS delta, "
             "{cur}.score - h7.score AS delta_7d, {cur}.score - h30.score AS delta_30d")
-_CHANGE_JOINS = "\n".join(
-    f"LEFT JOIN scores AS {alias} ON {alias}.as_of = {{ref}}.{column} AND {alias}.account_id = {{cur}}.account_id"
-    for alias, column in (("prev", "prev_as_of"), ("h7", "as_of_7d"), ("h30", "as_of_30d")))
 
 
-def out_scores_sql(nodes: list[TreeNode], run_id: str | None = None, config_hash: str | None = None) -> str:
-    """snap_scores + changes vs history, in the column order of scores.parquet, then `level`
-    (parents added by chs.rollup are 'parent'), the run's id and config hash (traceable)."""
+def change_joins(cur: str, refs: RefDates) -> str:
+    """LEFT JOINs of `cur` to each reference snapshot's scores, the dates as literals: the scan
+    reads that snapshot's row groups only and the hash table holds one snapshot. (With the
+    date a join column, every stored row went into three hash tables: out of memory after a
+    few nights at 1M accounts.)"""
+    joins = []
+    for alias in REF_ALIASES:
+        day = refs[alias]
+        rows = (f"(SELECT account_id, score FROM scores WHERE as_of = {date_literal(day)})" if day is not None
+                else "(SELECT NULL::VARCHAR AS account_id, NULL::DOUBLE AS score WHERE false)")
+        joins.append(f"LEFT JOIN {rows} AS {alias} ON {alias}.account_id = {cur}.account_id")
+    return "\n".join(joins)
+
+
+def out_scores_sql(nodes: list[TreeNode], refs: RefDates, run_id: str | None = None,
+                   config_hash: str | None = None) -> str:
+    """snap_scores + changes vs history (`refs`: reference_dates of this as_of), in the column
+    order of scores.parquet, then `level` (parents added by chs.rollup are 'parent'), the
+    run's id and config hash (traceable)."""
     score_cols = ", ".join("s." + ident(node_column(n.path)) for n in nodes if n.path)
     trace = ", ".join(f"{string(v) if v is not None else 'NULL::VARCHAR'} AS {k}"
                       for k, v in (("run_id", run_id), ("config_hash", config_hash)))
     return f"""
-WITH ref AS (SELECT {_reference_dates("(SELECT as_of FROM __params)")})
 SELECT s.account_id, s.account_name, s.owner, s.segment, s.as_of, s.score, s.band,
-  {_CHANGES.format(cur="s")},
+  {CHANGES.format(cur="s")},
   s.coverage, s.top_risks, s.top_strengths{', ' + score_cols if score_cols else ''},
   'account' AS level, {trace}
 FROM snap_scores AS s
-CROSS JOIN ref
-{_CHANGE_JOINS.format(cur="s", ref="ref")}
+{change_joins("s", refs)}
 ORDER BY s.account_id"""
 
 
@@ -200,27 +223,19 @@ def replace_snapshot(con: duckdb.DuckDBPyConnection, run_id: str, node_meta: lis
 
 
 
-REFRESH_LATER_SQL = f"""
-CREATE OR REPLACE TEMP TABLE __later_deltas AS
-WITH later AS (SELECT DISTINCT as_of FROM scores WHERE as_of > (SELECT as_of FROM __params)),
-refs AS (SELECT l.as_of, {_reference_dates("l.as_of")} FROM later AS l)
-SELECT c.as_of, c.account_id, {_CHANGES.format(cur="c")}
-FROM scores AS c JOIN refs AS r ON r.as_of = c.as_of
-{_CHANGE_JOINS.format(cur="c", ref="r")}
-"""
-
-
 def refresh_later_deltas(con: duckdb.DuckDBPyConnection) -> None:
     """Re-scoring or back-filling an earlier date changes what later snapshots compare with:
     recompute their previous_score and deltas so the stored history stays consistent.
-    The nightly run scores the newest date: then nothing later exists and nothing is read
-    (the join below cost 1 s at 1M accounts even with no later date)."""
-    later = con.execute("SELECT count(*) FROM (SELECT as_of FROM scores "
-                        "WHERE as_of > (SELECT as_of FROM __params) LIMIT 1)").fetchall()[0][0]
-    if not later:
-        return
-    con.execute(REFRESH_LATER_SQL)
-    con.execute("""UPDATE scores SET previous_score = n.previous_score, delta = n.delta,
-        delta_7d = n.delta_7d, delta_30d = n.delta_30d
-        FROM __later_deltas AS n WHERE scores.as_of = n.as_of AND scores.account_id = n.account_id""")
+    One statement per later date (a loop over dates, not accounts); the nightly run scores the
+    newest date, so then there is nothing to do."""
+    later = con.execute("SELECT DISTINCT as_of FROM scores WHERE as_of > (SELECT as_of FROM __params) "
+                        "ORDER BY 1").fetchall()
+    for (day,) in later:
+        refs = reference_dates(con, date_literal(day))
+        con.execute(f"""UPDATE scores SET previous_score = n.previous_score, delta = n.delta,
+            delta_7d = n.delta_7d, delta_30d = n.delta_30d
+            FROM (SELECT c.account_id, {CHANGES.format(cur="c")}
+                  FROM (SELECT account_id, score FROM scores WHERE as_of = {date_literal(day)}) AS c
+                  {change_joins("c", refs)}) AS n
+            WHERE scores.as_of = {date_literal(day)} AND scores.account_id = n.account_id""")
 

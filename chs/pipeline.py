@@ -29,7 +29,14 @@ from chs.engines import engine_aggregates
 from chs.errors import ChsError, DataError, OutputError
 from chs.export_checks import check_exports, naming_corrupt_exports
 from chs.fragment_check import check_action_values, check_fragments, run_step
-from chs.history import drivers_sql, ensure_schema, out_scores_sql, replace_snapshot, snap_nodes_view
+from chs.history import (
+    drivers_sql,
+    ensure_schema,
+    out_scores_sql,
+    reference_dates,
+    replace_snapshot,
+    snap_nodes_view,
+)
 from chs.key_mapping import check_key_match
 from chs.lock import run_lock
 from chs.outputs import Staging
@@ -220,7 +227,7 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
         for table in _DONE_WITH.get(step.table, lambda p: [])(plan):
             con.execute(f"DROP TABLE IF EXISTS {ident(table)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE out_scores AS "
-                f"{out_scores_sql(plan.nodes, run_id, loaded.digest)}")
+                f"{out_scores_sql(plan.nodes, reference_dates(con), run_id, loaded.digest)}")
     apply_rollup(con, loaded, plan.nodes)  # parents' rows from their children (accounts.parent)
     con.execute(snap_nodes_view(plan.nodes))
     check_action_values(con, loaded, plan)  # before the transaction, which an error would abort

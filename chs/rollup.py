@@ -196,22 +196,19 @@ FROM (
 WHERE out_scores.account_id = r.parent_id""")
 
 
-# Parent rows' changes, against the history exactly as out_scores_sql measures account rows.
-_PARENT_CHANGES = """
-UPDATE out_scores SET delta = out_scores.score - c.prev, delta_7d = out_scores.score - c.s7,
-  delta_30d = out_scores.score - c.s30, previous_score = c.prev
+def _parent_changes(con: duckdb.DuckDBPyConnection) -> None:
+    """Parent rows' changes, against the history exactly as out_scores_sql measures account rows."""
+    from chs.history import CHANGES, change_joins, reference_dates
+    con.execute(f"""
+UPDATE out_scores SET delta = c.delta, delta_7d = c.delta_7d, delta_30d = c.delta_30d,
+  previous_score = c.previous_score
 FROM (
-  SELECT o.account_id, prev.score AS prev, h7.score AS s7, h30.score AS s30
-  FROM out_scores AS o CROSS JOIN __params AS p
-  LEFT JOIN scores AS prev ON prev.account_id = o.account_id
-    AND prev.as_of = (SELECT max(as_of) FROM scores WHERE as_of < p.as_of)
-  LEFT JOIN scores AS h7 ON h7.account_id = o.account_id
-    AND h7.as_of = (SELECT max(as_of) FROM scores WHERE as_of <= p.as_of - 7)
-  LEFT JOIN scores AS h30 ON h30.account_id = o.account_id
-    AND h30.as_of = (SELECT max(as_of) FROM scores WHERE as_of <= p.as_of - 30)
+  SELECT o.account_id, {CHANGES.format(cur="o")}
+  FROM out_scores AS o
+  {change_joins("o", reference_dates(con))}
   WHERE o.level = 'parent'
 ) AS c
-WHERE out_scores.account_id = c.account_id"""
+WHERE out_scores.account_id = c.account_id""")
 
 
 def apply_rollup(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, nodes: list[TreeNode]) -> None:
@@ -234,7 +231,7 @@ def apply_rollup(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, nodes: li
         revenue DOUBLE, weight DOUBLE, share DOUBLE, contribution DOUBLE, basis VARCHAR)""")
     for level in range(1, height + 1):  # a loop over hierarchy levels, not over accounts
         _roll_level(con, loaded, nodes, level)
-    con.execute(_PARENT_CHANGES)
+    _parent_changes(con)
     # Parent rows have no tree of their own, hence no node_scores / drivers rows: the history
     # and drivers leave out the accounts that out_scores marks `level = 'parent'`.
     con.execute(ROLLUP_TABLE)

@@ -55,3 +55,28 @@ def test_weights_stored_with_and_without_segment_overrides(tmp_path: Path) -> No
     # No map scale: raw_text is stored as one NULL per account, and reads as NULL per node.
     assert stored == drivers
     assert con.execute("SELECT count(*) FROM node_values WHERE raw_text IS NOT NULL").fetchall() == [(0,)]
+
+
+def test_changes_join_one_stored_snapshot_each_by_literal_date() -> None:
+    """The reference snapshots are named by literal dates, so the scan reads their row groups
+    only and each hash table holds one snapshot, however long the history (with the date a
+    join column, every stored row was hashed three times: out of memory at 1M accounts after a
+    few nights)."""
+    import datetime as dt
+
+    from chs.history import change_joins, reference_dates
+    con = duckdb.connect()
+    con.execute("CREATE TABLE scores (account_id VARCHAR, as_of DATE, score DOUBLE)")
+    con.execute("CREATE TABLE __params AS SELECT DATE '2026-11-20' AS as_of")
+    assert reference_dates(con) == {"prev": None, "h7": None, "h30": None}
+    con.execute("INSERT INTO scores VALUES ('A', DATE '2026-10-01', 40), ('A', DATE '2026-11-12', 50), "
+                "('A', DATE '2026-11-19', 60), ('A', DATE '2026-11-21', 70)")
+    refs = reference_dates(con)
+    assert refs == {"prev": dt.date(2026, 11, 19), "h7": dt.date(2026, 11, 12), "h30": dt.date(2026, 10, 1)}
+    joins = change_joins("s", refs)
+    assert "WHERE as_of = DATE '2026-11-19'" in joins and "DATE '2026-10-01'" in joins
+    assert ".as_of =" not in joins  # no join on the date column
+    got = con.execute(f"SELECT prev.score, h7.score, h30.score FROM (SELECT 'A' AS account_id) AS s {joins}")
+    assert got.fetchall() == [(60.0, 50.0, 40.0)]
+    none = change_joins("s", {"prev": None, "h7": None, "h30": None})
+    assert con.execute(f"SELECT prev.score FROM (SELECT 'A' AS account_id) AS s {none}").fetchall() == [(None,)]
