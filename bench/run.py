@@ -13,6 +13,8 @@ repeat on a fresh database:
 - `chs score (first night)`: a fresh database: features, scores, drivers, history snapshot,
   outputs (scores.parquet/csv, drivers.parquet, actions, run.json).
 - `chs score (next night)`: the next day on the database the first night left (history present).
+- with `--nights N` (N > 2), nights 3..N follow, one day apart, each timed; the last is printed
+  as `chs score (night N)`: a longer history must not cost more time or memory per night.
 Then, on that history, `chs explain ACCOUNT` and `chs report`.
 
 Prints medians and minimums of time and peak RSS, and ratios against the hand query.
@@ -174,6 +176,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, help="override the scale's event count")
     parser.add_argument("--dir", type=Path, default=Path("bench-data"))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--nights", type=int, default=2, help="nights scored per repeat (>= 2); the last is printed")
     args = parser.parse_args()
     accounts, events = SCALES[args.scale]
     accounts, events = args.accounts or accounts, args.events or events
@@ -192,23 +195,34 @@ def main() -> None:
     hand = [sys.executable, "-c", f"import duckdb; duckdb.connect().execute(open({str(sql_file)!r}).read())"]
     night1 = chs + ["score", "--as-of", (AS_OF - dt.timedelta(days=1)).isoformat()]
     night2 = chs + ["score", "--as-of", AS_OF.isoformat()]
+    later = [chs + ["score", "--as-of", (AS_OF + dt.timedelta(days=k)).isoformat()] for k in range(1, args.nights - 1)]
+    last_day = (AS_OF + dt.timedelta(days=len(later))).isoformat()
     account = "ACC-0000007"
-    explain = chs + ["explain", account, "--as-of", AS_OF.isoformat()]
-    report = chs + ["report", "--as-of", AS_OF.isoformat(), "-o", str(root / "out" / "report.html")]
-    names = ["hand-written DuckDB", "chs score (first night)", "chs score (next night)", "chs explain", "chs report"]
+    explain = chs + ["explain", account, "--as-of", last_day]
+    report = chs + ["report", "--as-of", last_day, "-o", str(root / "out" / "report.html")]
+    names = ["hand-written DuckDB", "chs score (first night)", "chs score (next night)"] + \
+        ([f"chs score (night {args.nights})"] if later else []) + ["chs explain", "chs report"]
     results: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
     for i in range(args.repeat):
         _fresh(root)  # a fresh database per repeat; contenders interleaved within it
         results[names[0]].append(timed(hand, root))
         results[names[1]].append(timed(night1, root))
         results[names[2]].append(timed(night2, root))
-        results[names[3]].append(timed(explain, root))
-        results[names[4]].append(timed(report, root))
+        for k, night in enumerate(later):
+            took = timed(night, root)
+            if k == len(later) - 1:
+                results[names[3]].append(took)
+        results["chs explain"].append(timed(explain, root))
+        results["chs report"].append(timed(report, root))
         print(f"repeat {i + 1}/{args.repeat}: " + ", ".join(f"{n} {results[n][-1][0]:.2f}s" for n in names),
               file=sys.stderr, flush=True)
+    # The hand query scores AS_OF; compare with chs's AS_OF night (the last export when nights = 2).
+    if later:
+        subprocess.run(night2, cwd=root, stdout=subprocess.DEVNULL, check=True)
     diff, bands = _max_diff(root)
     db_mb = (root / "chs.duckdb").stat().st_size / 2**20
-    print(f"\n{accounts:,} accounts / {events:,} events, {args.repeat} repeats (fresh database each), as_of {AS_OF}")
+    print(f"\n{accounts:,} accounts / {events:,} events, {args.repeat} repeats (fresh database each), as_of {AS_OF}"
+          + (f", {args.nights} nights" if later else ""))
     print(f"{'contender':<26}{'median s':>10}{'min s':>8}{'peak MiB':>10}{'x hand time':>13}{'x hand mem':>12}")
     hand_t = statistics.median(r[0] for r in results[names[0]])
     hand_m = statistics.median(r[1] for r in results[names[0]])
@@ -218,7 +232,7 @@ def main() -> None:
         ratios = f"{med_t / hand_t:>13.2f}{med_m / hand_m:>12.2f}" if name.startswith(("hand", "chs score")) else ""
         print(f"{name:<26}{med_t:>10.2f}{min(walls):>8.2f}{max(peaks):>10.0f}{ratios}")
     print(f"scores: chs vs hand max |diff| {diff:.2e}, band disagreements {bands}; "
-          f"history after two nights {db_mb:.0f} MiB")
+          f"history after {args.nights} nights {db_mb:.0f} MiB")
 
 
 if __name__ == "__main__":
