@@ -159,13 +159,17 @@ def change_joins(cur: str, refs: RefDates) -> str:
     reads that snapshot's row groups only and the hash table holds one snapshot. (With the
     date a join column, every stored row went into three hash tables: out of memory after a
     few nights at 1M accounts.)"""
-    joins = []
-    for alias in REF_ALIASES:
-        day = refs[alias]
-        rows = (f"(SELECT account_id, score FROM scores WHERE as_of = {date_literal(day)})" if day is not None
-                else "(SELECT NULL::VARCHAR AS account_id, NULL::DOUBLE AS score WHERE false)")
-        joins.append(f"LEFT JOIN {rows} AS {alias} ON {alias}.account_id = {cur}.account_id")
-    return "\n".join(joins)
+    return "\n".join(f"LEFT JOIN {snapshot_rows(refs[alias], {'score': 'DOUBLE'})} AS {alias} "
+                     f"ON {alias}.account_id = {cur}.account_id" for alias in REF_ALIASES)
+
+
+def snapshot_rows(day: dt.date | None, columns: dict[str, str]) -> str:
+    """A subquery of one stored snapshot's account_id and `columns` (name: type), the date a
+    literal so that only its row groups are read; no rows (typed) when `day` is None."""
+    if day is None:
+        typed = ", ".join(f"NULL::{t} AS {ident(c)}" for c, t in columns.items())
+        return f"(SELECT NULL::VARCHAR AS account_id, {typed} WHERE false)"
+    return f"(SELECT account_id, {', '.join(ident(c) for c in columns)} FROM scores WHERE as_of = {date_literal(day)})"
 
 
 def out_scores_sql(nodes: list[TreeNode], refs: RefDates, run_id: str | None = None,

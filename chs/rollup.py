@@ -29,6 +29,7 @@ import duckdb
 
 from chs.config import LoadedConfig
 from chs.errors import DataError
+from chs.history import CHANGES, change_joins, reference_dates
 from chs.sources import relation_name
 from chs.sql import ident, node_column, number, string
 from chs.tree import TreeNode
@@ -198,7 +199,6 @@ WHERE out_scores.account_id = r.parent_id""")
 
 def _parent_changes(con: duckdb.DuckDBPyConnection) -> None:
     """Parent rows' changes, against the history exactly as out_scores_sql measures account rows."""
-    from chs.history import CHANGES, change_joins, reference_dates
     con.execute(f"""
 UPDATE out_scores SET delta = c.delta, delta_7d = c.delta_7d, delta_30d = c.delta_30d,
   previous_score = c.previous_score

@@ -10,8 +10,8 @@ import duckdb
 
 from chs.config import LoadedConfig
 from chs.errors import ConfigError
-from chs.history import reference_dates
-from chs.sql import date_literal, ident, node_column, string
+from chs.history import reference_dates, snapshot_rows
+from chs.sql import ident, node_column, string
 from chs.tree import TreeNode
 
 # name in action_input -> expression over out_scores (o) / previous snapshot (pb)
@@ -54,12 +54,9 @@ def action_input_sql(con: duckdb.DuckDBPyConnection, nodes: list[TreeNode], chec
         previous = "(SELECT NULL::VARCHAR AS band) AS pb ON true"
     else:
         source = "out_scores AS o"
-        # The previous snapshot's date as a literal: only its row groups are read and hashed.
-        prev = reference_dates(con)["prev"]
-        previous = (f"(SELECT account_id, band FROM scores WHERE as_of = {date_literal(prev)}) AS pb "
-                    f"ON pb.account_id = o.account_id" if prev is not None
-                    else "(SELECT NULL::VARCHAR AS account_id, NULL::VARCHAR AS band WHERE false) AS pb "
-                         "ON pb.account_id = o.account_id")
+        # The previous snapshot by its date: only its row groups are read and hashed.
+        prev = snapshot_rows(reference_dates(con)["prev"], {"band": "VARCHAR"})
+        previous = f"{prev} AS pb ON pb.account_id = o.account_id"
     return (f"SELECT {', '.join(cols)}\nFROM {source}\n"
             f"JOIN vars AS v ON v.__account = o.account_id\nLEFT JOIN {previous}")
 
