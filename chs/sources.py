@@ -179,7 +179,9 @@ def _parquet_stats(con: duckdb.DuckDBPyConnection, info: SourceInfo, files: list
             f"SELECT sum(row_group_num_rows), count(*), count(stats_max_value), "
             f"CAST(max(TRY_CAST(stats_max_value AS TIMESTAMP)) AS VARCHAR), "
             f"count(*) FILTER (WHERE num_values > stats_null_count AND TRY_CAST(stats_max_value AS TIMESTAMP) IS NULL) "
-            f"FROM parquet_metadata({string_list(files)}) WHERE path_in_schema = {string(time_col)}").fetchall()[0]
+            f"FROM parquet_metadata({string_list(files)}) "
+            # INT96 (legacy Spark) timestamps have no defined statistics order: scan those.
+            f"WHERE path_in_schema = {string(time_col)} AND type = 'INT64'").fetchall()[0]
         groups = con.execute(f"SELECT count(DISTINCT (file_name, row_group_id)) "
                              f"FROM parquet_metadata({string_list(files)})").fetchall()[0][0]
     except duckdb.Error:
