@@ -222,7 +222,9 @@ def _snapshot_steps(nodes: list[TreeNode], as_of: dt.date) -> list[Step]:
 def compile_plan(loaded: LoadedConfig, sources: dict[str, SourceInfo], as_of: dt.date) -> Plan:
     """Every statement of one scoring run as of `as_of`, given the registered sources' columns."""
     cfg = loaded.config
-    nodes = flatten(cfg.score.tree, cfg.score.missing)
+    # A weight no segment changes is a literal in the SQL, not a column of `scored`.
+    nodes = [replace(n, fixed_weight=static_weight(n, cfg.segments))
+             for n in flatten(cfg.score.tree, cfg.score.missing)]
     acc_columns = sources[cfg.accounts.source].columns
     steps = [_accounts_step(loaded, acc_columns, as_of)]
     queries: dict[str, SourceQuery] = {}
@@ -243,7 +245,6 @@ def compile_plan(loaded: LoadedConfig, sources: dict[str, SourceInfo], as_of: dt
     # Only the columns the snapshot, history and drivers read (the rest of `vars` stays in vars).
     carry = ["__account", "__name", "__owner", "__segment"] + list(dict.fromkeys(
         n.variable for n in nodes if n.is_leaf and n.variable))
-    nodes = [replace(n, fixed_weight=static_weight(n, cfg.segments)) for n in nodes]
     steps.append(Step("scored", scoring_sql(nodes, cfg.score.bands, cfg.segments, carry) + "\nORDER BY __account"))
     steps += _snapshot_steps(nodes, as_of)
     return Plan(steps=steps, nodes=nodes, aggregate_tables=agg_tables, as_of=as_of)

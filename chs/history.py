@@ -132,21 +132,18 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, nodes: list[TreeNode] | None =
             con.execute(f"ALTER TABLE scores ADD COLUMN IF NOT EXISTS {ident(node_column(node.path))} DOUBLE")
 
 
-def _reference_dates(as_of: str) -> str:
-    """The snapshots a change is measured against (DESIGN 2.3), relative to the SQL date `as_of`."""
-    return (f"(SELECT max(h.as_of) FROM scores AS h WHERE h.as_of < {as_of}) AS prev_as_of, "
-            f"(SELECT max(h.as_of) FROM scores AS h WHERE h.as_of <= {as_of} - 7) AS as_of_7d, "
-            f"(SELECT max(h.as_of) FROM scores AS h WHERE h.as_of <= {as_of} - 30) AS as_of_30d")
-
-
-# Aliases of the three reference snapshots, in the order of _reference_dates.
+# Aliases of the three reference snapshots a change is measured against (DESIGN 2.3).
 REF_ALIASES = ("prev", "h7", "h30")
 RefDates = dict[str, dt.date | None]
 
 
 def reference_dates(con: duckdb.DuckDBPyConnection, as_of: str = "(SELECT as_of FROM __params)") -> RefDates:
-    """The dates of the previous, 7-day and 30-day reference snapshots (None: not stored)."""
-    return dict(zip(REF_ALIASES, con.execute(f"SELECT {_reference_dates(as_of)}").fetchall()[0]))
+    """The dates of the previous, 7-day and 30-day reference snapshots before the SQL date
+    `as_of` (None: not stored), in one pass over the stored dates."""
+    row = con.execute(
+        f"SELECT max(as_of), max(as_of) FILTER (WHERE as_of <= {as_of} - 7), "
+        f"max(as_of) FILTER (WHERE as_of <= {as_of} - 30) FROM scores WHERE as_of < {as_of}").fetchall()[0]
+    return dict(zip(REF_ALIASES, row))
 
 
 # The change columns of a snapshot row `cur`, joined to the snapshots of change_joins.
@@ -225,8 +222,6 @@ def replace_snapshot(con: duckdb.DuckDBPyConnection, run_id: str, node_meta: lis
         "INSERT INTO snapshot_nodes SELECT (SELECT as_of FROM __params), ?, ?, ?, ?, ?, ?, ?, ?", node_meta)
 
 
-
-
 def refresh_later_deltas(con: duckdb.DuckDBPyConnection) -> None:
     """Re-scoring or back-filling an earlier date changes what later snapshots compare with:
     recompute their previous_score and deltas so the stored history stays consistent.
@@ -239,7 +234,7 @@ def refresh_later_deltas(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"""UPDATE scores SET previous_score = n.previous_score, delta = n.delta,
             delta_7d = n.delta_7d, delta_30d = n.delta_30d
             FROM (SELECT c.account_id, {CHANGES.format(cur="c")}
-                  FROM (SELECT account_id, score FROM scores WHERE as_of = {date_literal(day)}) AS c
+                  FROM {snapshot_rows(day, {"score": "DOUBLE"})} AS c
                   {change_joins("c", refs)}) AS n
             WHERE scores.as_of = {date_literal(day)} AND scores.account_id = n.account_id""")
 

@@ -50,13 +50,13 @@ def check_key_match(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: 
         f"list(k ORDER BY n DESC, k) FILTER (WHERE NOT ok)[1:{SAMPLES}] FROM ({keys})").fetchall()[0]
     if not bad_keys:
         return
+    rate = (total - bad_keys) / total
     good: list[str] | None = None
-    if (total - bad_keys) / total < MIN_MATCH:
+    if rate < MIN_MATCH:
         # Matched samples only for the warning: ordering a million matched keys to show three
         # cost 0.6 s a source at 1M accounts on every run that had nothing to report.
         good = con.execute(f"SELECT list(k ORDER BY k)[1:3] FROM ({keys}) WHERE ok").fetchall()[0][0]
     info.unmatched = {"keys": int(bad_keys), "rows": int(bad_rows), "samples": list(samples or [])}  # type: ignore[attr-defined]
-    rate = (total - bad_keys) / total
     via = f" (mapped via accounts column '{src.account_via}')" if src.account_via else ""
     shown = ", ".join(repr(s) for s in (samples or [])[:3])
     if rate < MIN_MATCH:

@@ -105,8 +105,11 @@ def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date
     day = as_of or dt.datetime.now(dt.UTC).date()
     set_as_of(con, day)
     check_exports(con, loaded, needed_sources(loaded) | {loaded.config.accounts.source}, decode=False)
+    # A mapped key (`via`) is checked on every row at registration: rows it did not map have
+    # no key and never reach an aggregate.
     deferred = frozenset(v.source for v in loaded.config.variables.values()
-                         if keys_on_aggregates and v.agg is not None and v.source is not None)
+                         if keys_on_aggregates and v.agg is not None and v.source is not None
+                         and loaded.config.sources[v.source].account_via is None)
     sources = register_all(con, loaded, needed_sources(loaded), defer_keys=deferred)
     if lock_down is not None:  # a run: from here on fragments read no other file (README)
         restrict_file_access(con, [f for info in sources.values() for f in info.files], lock_down)
@@ -116,8 +119,7 @@ def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date
     check_scale_inputs(con, loaded, plan)
     check_actions(con, loaded, plan)
     check_fragments(con, loaded, sources, plan)
-    return Prepared(con=con, sources=sources, plan=plan, loaded=loaded,
-                    keys_unchecked={n for n in deferred if loaded.config.sources[n].account_via is None})
+    return Prepared(con=con, sources=sources, plan=plan, loaded=loaded, keys_unchecked=set(deferred))
 
 
 def freshness(prep: Prepared, loaded: LoadedConfig, as_of: dt.date) -> dict[str, dict[str, Any]]:

@@ -39,8 +39,9 @@ def scoring_sql(nodes: list[TreeNode], bands: dict[str, float], segments: dict[s
     """SELECT over `vars` producing every per-node column plus score, band and coverage.
 
     `carry`: the columns of `vars` to keep in the result (default all). `chs score` keeps only
-    what the snapshot reads, and drops the weights no segment changes (they are literals):
-    at 1M accounts the table is a third narrower and no longer spills under the memory limit."""
+    what the snapshot reads; weights of nodes marked `fixed_weight` are not kept (readers use
+    the literal): at 1M accounts the table is a third narrower and spills far less under the
+    memory limit."""
     index = {n.path: i for i, n in enumerate(nodes)}
     leaves = [(index[n.path], n) for n in nodes if n.is_leaf]
     groups = [(index[n.path], n) for n in nodes if not n.is_leaf]
@@ -114,8 +115,8 @@ def scoring_sql(nodes: list[TreeNode], bands: dict[str, float], segments: dict[s
     # Only what the snapshot reads is materialised: the scale inputs and denominators are not.
     scratch = [f"__x_{i}" for i, _ in leaves] + [f"__f_{i}" for i, _ in leaves] + \
         [f"__{k}_{i}" for i, _ in groups for k in ("den", "fden")]
-    if carry is not None:
-        scratch += [f"__w_{i}" for i, n in enumerate(nodes) if static_weight(n, segments)]
+    # node.fixed_weight (set by chs.compiler): node_fields writes that weight as a literal.
+    scratch += [f"__w_{i}" for i, n in enumerate(nodes) if n.fixed_weight]
     return "WITH " + ",\n".join(ctes) + f"\nSELECT * EXCLUDE ({', '.join(scratch)}) FROM {prev}"
 
 

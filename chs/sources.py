@@ -19,7 +19,7 @@ from chs.config import LoadedConfig
 from chs.config.models import AccountKey, Source
 from chs.errors import DataError
 from chs.readers.load import load_raw
-from chs.sql import ident, string
+from chs.sql import ident, string, string_list
 
 TIME_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "TIMESTAMP WITH TIME ZONE")
 
@@ -172,21 +172,21 @@ def _parquet_stats(con: duckdb.DuckDBPyConnection, info: SourceInfo, files: list
     the files' footers: the max of 100M timestamps cost a 1 s scan at 1M accounts. None
     (scan instead) unless every row group has the column's statistics and the footers count
     exactly the rows the relation holds (so no row was filtered or added on the way)."""
-    from chs.sql import string_list
+    # The time column's chunks; INT96 (legacy Spark) timestamps have no defined statistics
+    # order, so only INT64 ones count (INT96 files are scanned).
+    col = f"path_in_schema = {string(time_col)} AND type = 'INT64'"
     try:
         rows = con.execute(f"SELECT count(*) FROM {ident(info.relation)}").fetchall()[0][0]
         meta = con.execute(
-            f"SELECT sum(row_group_num_rows), count(*), count(stats_max_value), "
-            f"CAST(max(TRY_CAST(stats_max_value AS TIMESTAMP)) AS VARCHAR), "
-            f"count(*) FILTER (WHERE num_values > stats_null_count AND TRY_CAST(stats_max_value AS TIMESTAMP) IS NULL) "
-            f"FROM parquet_metadata({string_list(files)}) "
-            # INT96 (legacy Spark) timestamps have no defined statistics order: scan those.
-            f"WHERE path_in_schema = {string(time_col)} AND type = 'INT64'").fetchall()[0]
-        groups = con.execute(f"SELECT count(DISTINCT (file_name, row_group_id)) "
-                             f"FROM parquet_metadata({string_list(files)})").fetchall()[0][0]
+            f"SELECT count(DISTINCT (file_name, row_group_id)), sum(row_group_num_rows) FILTER (WHERE {col}), "
+            f"count(*) FILTER (WHERE {col}), count(stats_max_value) FILTER (WHERE {col}), "
+            f"CAST(max(TRY_CAST(stats_max_value AS TIMESTAMP)) FILTER (WHERE {col}) AS VARCHAR), "
+            f"count(*) FILTER (WHERE {col} AND num_values > stats_null_count "
+            f"AND TRY_CAST(stats_max_value AS TIMESTAMP) IS NULL) "
+            f"FROM parquet_metadata({string_list(files)})").fetchall()[0]
     except duckdb.Error:
         return None
-    covered, with_col, with_stats, newest, unreadable = meta
+    groups, covered, with_col, with_stats, newest, unreadable = meta
     if covered != rows or with_col != groups or with_stats != with_col or unreadable:
         return None
     return int(rows), newest, 0
@@ -211,9 +211,7 @@ def register_all(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, needed: s
         out[name] = register_source(con, loaded, name, source_key(loaded, name))
         if name == cfg.accounts.source:
             check_accounts(con, loaded, out[name])
-        elif name not in defer_keys or cfg.sources[name].account_via is not None:
-            # A mapped key (`via`) is checked on every row: rows it did not map have no key
-            # and never reach an aggregate.
+        elif name not in defer_keys:
             check_key_match(con, loaded, name, out[name], out[cfg.accounts.source])
     return out
 
