@@ -129,7 +129,11 @@ class Staging:
             fmt = "(FORMAT parquet)"
         else:
             fmt = "(FORMAT csv, HEADER true)"
-            query = _neutralised_query(con, query)
+            query, types = _neutralised_query(con, query)
+            if set(types) <= POLARS_CSV_TYPES:
+                _write_csv(con, query, target)
+                self.files.append(name)
+                return
         try:
             con.execute(f"COPY ({query}) TO {string(str(target))} {fmt}")
         except (duckdb.IOException, duckdb.PermissionException) as exc:
@@ -178,12 +182,45 @@ class Staging:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
-def _neutralised_query(con: duckdb.DuckDBPyConnection, query: str) -> str:
-    """`query` with every text column passed through actions.csv's formula neutralising."""
+def _neutralised_query(con: duckdb.DuckDBPyConnection, query: str) -> tuple[str, list[str]]:
+    """`query` with every text column passed through actions.csv's formula neutralising, and
+    the result's column types."""
     from chs.actions.export import _neutralised  # chs.actions.export imports Staging: import late
     from chs.sql import ident
     columns = con.execute(f"DESCRIBE ({query})").fetchall()
-    if not any(t == "VARCHAR" for _, t, *_ in columns):
-        return query
+    types = [t for _, t, *_ in columns]
+    if "VARCHAR" not in types:
+        return query, types
     select = ", ".join(_neutralised(c) if t == "VARCHAR" else ident(c) for c, t, *_ in columns)
-    return f"SELECT {select} FROM ({query})"
+    return f"SELECT {select} FROM ({query})", types
+
+
+# Column types whose CSV text polars writes as DuckDB's COPY does (tests/test_csv_writer.py):
+# numbers in shortest round-trip form, ISO dates, true/false, RFC 4180 quoting, NULL as an
+# empty cell. Two spellings differ and read back as the same values: numbers between 1e-9 and
+# 1e-4 (polars 0.000015 / 1e-7, COPY 1.5e-05 / 1e-07) and NaN (COPY nan). Anything else
+# (timestamps, decimals, lists) goes through COPY.
+POLARS_CSV_TYPES = {"VARCHAR", "DOUBLE", "FLOAT", "DATE", "BOOLEAN", "TINYINT", "SMALLINT", "INTEGER",
+                    "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+CSV_BATCH_ROWS = 122_880  # one DuckDB row group: memory stays at one batch, whatever the row count
+
+
+def _write_csv(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+    """Stream `query` to a CSV file through polars' writer. DuckDB's COPY spends most of its time
+    turning doubles into text and does it on one thread per row group; polars formats the same
+    shortest round-trip numbers in parallel: scores.csv at 1M accounts 3.8 s -> 2.2 s."""
+    import polars as pl  # only the CSV exports need it: keep it off every command's start-up
+
+    try:
+        reader = con.sql(query).to_arrow_reader(CSV_BATCH_ROWS)
+        with open(target, "wb") as out:
+            header = True
+            for batch in reader:
+                pl.from_arrow(batch).write_csv(out, include_header=header)
+                header = False
+            if header:  # no rows: the header alone, as COPY writes it
+                pl.from_arrow(reader.schema.empty_table()).write_csv(out)
+    except OSError as exc:
+        raise _fail(target, exc, "cannot write") from None
+    except (duckdb.IOException, duckdb.PermissionException) as exc:
+        raise OutputError(f"{target}: cannot write ({str(exc).splitlines()[0]})") from None
