@@ -255,7 +255,7 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
              "manifest": json.dumps(manifest, default=str)})
         if write is not None:
             write.copy(con, "SELECT * FROM out_scores", "scores.parquet")
-            write.copy(con, "SELECT * FROM out_scores", "scores.csv")
+            write.copy(con, "SELECT * FROM out_scores", "scores.csv", rows=accounts)
             write.copy(con, drivers_sql(plan.nodes, run_id, loaded.digest), "drivers.parquet")
             write_action_outputs(con, write, run_id)
             write.write_json("run.json", manifest)

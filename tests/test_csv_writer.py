@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from chs.outputs import CSV_BATCH_ROWS, Staging
+from chs.outputs import CSV_BATCH_ROWS, POLARS_CSV_MIN_ROWS, Staging
 
 ROWS = """SELECT * FROM (VALUES
  ('ACC-1', 'a,b', DATE '2026-01-02', 61.58057893179844, 1::BIGINT, true, 3::INTEGER),
@@ -28,11 +28,12 @@ break', DATE '1999-12-31', 1e22, NULL, NULL, 7),
 ) AS v(account_id, name, as_of, score, n, flag, k)"""
 
 
-def _both(tmp_path: Path, query: str, con: duckdb.DuckDBPyConnection | None = None) -> tuple[bytes, bytes]:
-    """(chs's scores.csv, DuckDB COPY of the same neutralised query)."""
-    con = con or duckdb.connect()
+def _both(tmp_path: Path, query: str, rows: int = POLARS_CSV_MIN_ROWS) -> tuple[bytes, bytes]:
+    """(chs's CSV of `query` as for a result of `rows` rows, DuckDB COPY of the same
+    neutralised query)."""
+    con = duckdb.connect()
     staging = Staging(tmp_path / "out")
-    staging.copy(con, query, "x.csv")
+    staging.copy(con, query, "x.csv", rows=rows)
     from chs.outputs import _neutralised_query
     neutral, _ = _neutralised_query(con, query)
     con.execute(f"COPY ({neutral}) TO '{tmp_path / 'copy.csv'}' (FORMAT csv, HEADER true)")
@@ -81,3 +82,11 @@ def test_differing_spellings_read_back_equal(tmp_path: Path) -> None:
 def test_other_types_go_through_copy(tmp_path: Path, expr: str, text: str) -> None:
     ours, theirs = _both(tmp_path, f"SELECT 'ACC-1' AS account_id, {expr} AS x")
     assert ours == theirs and text in ours
+
+
+def test_small_results_keep_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under POLARS_CSV_MIN_ROWS the CSV is DuckDB's COPY (polars is not even imported)."""
+    import chs.outputs
+    monkeypatch.setattr(chs.outputs, "_write_csv", lambda *a: pytest.fail("polars path taken"))
+    ours, theirs = _both(tmp_path, ROWS, rows=POLARS_CSV_MIN_ROWS - 1)
+    assert ours == theirs
