@@ -16,7 +16,7 @@ from chs.config.checks import referenced_names
 from chs.privacy import dropped_columns
 from chs.scoring import group_contribution, scoring_sql, static_weight
 from chs.sources import SourceInfo, relation_name
-from chs.sql import as_of_relation, date_literal, ident, node_column, number, string
+from chs.sql import as_of_relation, date_literal, ident, node_column, number, one_decimal, string
 from chs.tree import TreeNode, flatten
 
 
@@ -162,7 +162,7 @@ def _tops_sql(nodes: list[TreeNode], sign: int) -> str:
     picks = []
     for place in range(3):
         whens = " ".join(f"WHEN __{rank}_{i} = {place} THEN "
-                         f"{string(n.path + ' (' + plus)} || printf('%.1f', __c_{i}) || ')'" for i, n in leaves)
+                         f"{string(n.path + ' (' + plus)} || {one_decimal(f'__c_{i}')} || ')'" for i, n in leaves)
         picks.append(f"CASE {whens} END")
     return f"nullif(concat_ws('; ', {', '.join(picks)}), '')"
 

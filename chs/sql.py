@@ -47,3 +47,17 @@ def timestamp_literal(day: dt.date) -> str:
 def as_of_relation(as_of: dt.date) -> str:
     """The one-row relation `p` that gives config fragments their `as_of` name."""
     return f"(SELECT {date_literal(as_of)} AS as_of) AS p"
+
+
+def one_decimal(x: str) -> str:
+    """SQL text of `printf('%.1f', x)` (the number in `top_risks`), 2.6x cheaper per value.
+
+    printf rounds the exact binary value, ties to even, and keeps the sign of a negative that
+    rounds to zero (`-0.0`). A DECIMAL(18, 1) cast rounds `x * 10` to nearest, so it gives the
+    same text wherever `x * 10` is clearly not a tie; printf is kept for ties and near-ties
+    (within 1e-6: the double error of `x * 10` below 1e6 is under 2e-9), for |x| < 0.05 (the
+    sign of zero), for |x| >= 1e6 and for NaN/inf. tests/engine/test_one_decimal.py compares
+    both on millions of values, tie grids and the special cases."""
+    fast = (f"abs({x}) >= 0.05 AND abs({x}) < 1e6 "
+            f"AND abs(abs({x}) * 10 - floor(abs({x}) * 10) - 0.5) > 1e-6")
+    return f"CASE WHEN {fast} THEN CAST(CAST({x} AS DECIMAL(18, 1)) AS VARCHAR) ELSE printf('%.1f', {x}) END"
