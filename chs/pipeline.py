@@ -28,9 +28,9 @@ from chs.durations import parse_days
 from chs.engines import engine_aggregates
 from chs.errors import ChsError, DataError, OutputError
 from chs.export_checks import check_exports, naming_corrupt_exports
+from chs.exports import Exports
 from chs.fragment_check import check_action_values, check_fragments, run_step
 from chs.history import (
-    drivers_sql,
     ensure_schema,
     out_scores_sql,
     reference_dates,
@@ -201,7 +201,7 @@ def _check_keys(prep: Prepared, plan: Plan, table: str) -> None:
 
 
 def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Staging | None,
-             strict: bool = False) -> SnapshotResult:
+             strict: bool = False, only_date: bool = False) -> SnapshotResult:
     con, plan = prep.con, prep.plan_for(as_of)
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -235,6 +235,9 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
     check_action_values(con, loaded, plan)  # before the transaction, which an error would abort
     bands = dict(con.execute("SELECT band, count(*) FROM out_scores GROUP BY 1 ORDER BY 1").fetchall())
     accounts = sum(bands.values())
+    exports = Exports(con, write, plan.nodes, run_id, loaded.digest, accounts) if write is not None else None
+    if exports is not None:
+        exports.start()  # on a second connection when DuckDB would leave cores idle (chs/exports.py)
     con.execute("BEGIN TRANSACTION")
     try:
         replace_snapshot(con, run_id, node_metadata(loaded, plan.nodes), loaded.digest, plan.nodes)
@@ -253,16 +256,22 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
             {"run_id": run_id, "as_of": as_of, "started": started_at, "version": __version__,
              "hash": loaded.digest, "config": str(loaded.path), "accounts": accounts,
              "manifest": json.dumps(manifest, default=str)})
-        if write is not None:
-            write.copy(con, "SELECT * FROM out_scores", "scores.parquet")
-            write.copy(con, "SELECT * FROM out_scores", "scores.csv", rows=accounts)
-            write.copy(con, drivers_sql(plan.nodes, run_id, loaded.digest), "drivers.parquet")
+        if write is not None and exports is not None:
             write_action_outputs(con, write, run_id)
             write.write_json("run.json", manifest)
+            if not only_date:
+                exports.finish()
         con.execute("COMMIT")
     except BaseException:
+        if exports is not None:
+            exports.wait()  # never leave the second connection writing behind a rollback
         con.execute("ROLLBACK")
         raise
+    if exports is not None and only_date:
+        # The run's only date: the commit went to the working copy, which a failed export
+        # discards (chs.working_copy), so the files may still be written while it commits. A
+        # backfill keeps the dates before a failed last one, so there they finish first.
+        exports.finish()
     return SnapshotResult(as_of=as_of, run_id=run_id, accounts=accounts, bands=bands,
                           actions_created=created, seconds=round(time.perf_counter() - started, 3),
                           warnings=warnings)
@@ -300,7 +309,7 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
                     last = i == len(dates) - 1
                     try:
                         staging = Staging(loaded.output_dir, redactor) if last else None
-                        snap = _run_one(prep, loaded, as_of, staging, strict)
+                        snap = _run_one(prep, loaded, as_of, staging, strict, only_date=len(dates) == 1)
                     except OutputError as exc:
                         if i == 0:
                             raise

@@ -1,0 +1,88 @@
+"""A snapshot's exports (scores.parquet, scores.csv, drivers.parquet), written beside the history.
+
+DuckDB runs a statement on as many threads as its input has row groups (122,880 rows). With
+fewer than two row groups of accounts, every statement after the aggregates therefore runs on
+one core while the others idle. Then the exports are written by a second connection of the same
+database in a thread, from copies of `out_scores` and `scored` in an in-memory database (temp
+tables are private to their connection), while the first connection stores the history: at
+100k accounts on 2 cores the three files cost no wall time of their own. With more accounts
+each statement already uses every core, so the exports are written in turn, as before.
+
+Either way they are written before the history commits (`finish`): a file that cannot be
+written rolls the snapshot back, and `Staging.files` keeps the documented order.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+
+from chs.history import drivers_sql
+from chs.outputs import Staging
+from chs.tree import TreeNode
+
+ROW_GROUP_ROWS = 122_880
+FILES = ("scores.parquet", "scores.csv", "drivers.parquet")
+
+
+class Exports:
+    """`start()` before the history transaction, `finish()` before its COMMIT."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, write: Staging, nodes: list[TreeNode], run_id: str,
+                 config_hash: str, accounts: int):
+        self.con, self.write, self.accounts = con, write, accounts
+        self.jobs = [("SELECT * FROM out_scores", FILES[0], 0), ("SELECT * FROM out_scores", FILES[1], accounts),
+                     (drivers_sql(nodes, run_id, config_hash), FILES[2], 0)]
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def _beside(self) -> bool:
+        """Worth a second connection: a statement over the accounts has one row group, so
+        DuckDB would leave cores idle; the copies stay small (under 2 row groups, ~100 MiB
+        at most); and no redactor (which prepares its pseudonymising on the first connection)
+        is involved."""
+        threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+        return self.write.redactor is None and threads > 1 and self.accounts < 2 * ROW_GROUP_ROWS
+
+    def start(self) -> None:
+        if not self._beside():
+            return
+        self.con.execute("ATTACH IF NOT EXISTS ':memory:' AS __exports")
+        for table in ("out_scores", "scored"):
+            self.con.execute(f"CREATE OR REPLACE TABLE __exports.{table} AS SELECT * FROM {table}")
+        cursor = self.con.cursor()
+        cursor.execute("USE __exports")  # the jobs' `out_scores` and `scored` are the copies
+        self.thread = threading.Thread(target=self._run, args=(cursor,), name="chs-exports", daemon=True)
+        self.thread.start()
+
+    def _run(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        try:
+            for query, name, rows in self.jobs:
+                self.write.copy(cursor, query, name, rows=rows)
+        except BaseException as exc:  # re-raised by finish(), in the caller's thread
+            self.error = exc
+        finally:
+            try:
+                cursor.execute("DROP TABLE IF EXISTS out_scores")
+                cursor.execute("DROP TABLE IF EXISTS scored")
+            finally:
+                cursor.close()
+
+    def finish(self) -> None:
+        """The files are written (or what stopped them is raised)."""
+        if self.thread is None:
+            for query, name, rows in self.jobs:
+                self.write.copy(self.con, query, name, rows=rows)
+        else:
+            self.wait()
+            if self.error is not None:
+                raise self.error
+        # Written beside or after the actions' files: list them in the documented order.
+        self.write.files = list(FILES) + [f for f in self.write.files if f not in FILES]
+
+    def wait(self) -> None:
+        """Let the second connection end (on the way out of a failed snapshot as well)."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
