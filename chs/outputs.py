@@ -127,19 +127,17 @@ class Staging:
         if self.redactor is not None and not redacted:
             query = self.redactor.wrap(con, query)
         target = self.path / name
-        if name.endswith(".parquet"):
-            fmt = "(FORMAT parquet)"
-        else:
-            fmt = "(FORMAT csv, HEADER true)"
+        csv = not name.endswith(".parquet")
+        if csv:
             query, types = _neutralised_query(con, query)
-            if rows >= POLARS_CSV_MIN_ROWS and set(types) <= POLARS_CSV_TYPES:
-                _write_csv(con, query, target)
-                self.files.append(name)
-                return
-        try:
-            con.execute(f"COPY ({query}) TO {string(str(target))} {fmt}")
-        except (duckdb.IOException, duckdb.PermissionException) as exc:
-            raise OutputError(f"{target}: cannot write ({str(exc).splitlines()[0]})") from None
+        if csv and rows >= POLARS_CSV_MIN_ROWS and set(types) <= POLARS_CSV_TYPES:
+            _write_csv(con, query, target)
+        else:
+            fmt = "(FORMAT csv, HEADER true)" if csv else "(FORMAT parquet)"
+            try:
+                con.execute(f"COPY ({query}) TO {string(str(target))} {fmt}")
+            except (duckdb.IOException, duckdb.PermissionException) as exc:
+                raise OutputError(f"{target}: cannot write ({str(exc).splitlines()[0]})") from None
         self.files.append(name)
 
     def write_text(self, name: str, text: str) -> None:
@@ -226,7 +224,5 @@ def _write_csv(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None
                 header = False
             if header:  # no rows: the header alone, as COPY writes it
                 pl.from_arrow(reader.schema.empty_table()).write_csv(out)
-    except OSError as exc:
+    except OSError as exc:  # DuckDB only reads here: the file is polars' and this module's
         raise _fail(target, exc, "cannot write") from None
-    except (duckdb.IOException, duckdb.PermissionException) as exc:
-        raise OutputError(f"{target}: cannot write ({str(exc).splitlines()[0]})") from None

@@ -256,9 +256,9 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
             {"run_id": run_id, "as_of": as_of, "started": started_at, "version": __version__,
              "hash": loaded.digest, "config": str(loaded.path), "accounts": accounts,
              "manifest": json.dumps(manifest, default=str)})
-        if write is not None and exports is not None:
-            write_action_outputs(con, write, run_id)
-            write.write_json("run.json", manifest)
+        if exports is not None:
+            write_action_outputs(con, exports.write, run_id)
+            exports.write.write_json("run.json", manifest)
             if not only_date:
                 exports.finish()
         con.execute("COMMIT")
