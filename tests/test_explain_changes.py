@@ -376,7 +376,7 @@ def test_pipe_is_120_wide_without_columns(segment_project: Path) -> None:
 
 
 def test_shorten() -> None:
-    from chs.cli.explain_view import shorten
+    from chs.cli.explain_tree import shorten
 
     assert shorten("count of tickets where priority = 'urgent' / 30d", 100) == \
         "count of tickets where priority = 'urgent' / 30d"

@@ -4,10 +4,8 @@ Colour is decoration only: every number carries its sign, every band its text la
 overdue action the word OVERDUE, so the view reads the same with --no-color, NO_COLOR or in
 a pipe.
 
-Width: a terminal's width, else `COLUMNS`, else 120 in a pipe. Below 100 columns the tree
-keeps one line per node: the Weight column is dropped and bars get shorter (when the raw
-value column would get too narrow, the bars go, then Eff. %), descriptions and labels are
-shortened with "…" at a word boundary, never wrapped; the other lines wrap between words.
+Width: a terminal's width, else `COLUMNS`, else 120 in a pipe. The node table fits it
+(chs/cli/explain_tree.py); the other lines wrap between words.
 """
 
 from __future__ import annotations
@@ -17,10 +15,11 @@ import os
 from typing import TYPE_CHECKING
 
 from rich import box
-from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from chs.cli.explain_tree import missing_text, num, raw, tree
 
 if TYPE_CHECKING:
     from chs.explain import Explanation, NodeExplanation, WeightsChange
@@ -28,15 +27,8 @@ if TYPE_CHECKING:
 BAND_LABELS = {"green": "healthy", "yellow": "watch", "red": "at risk", "unknown": "no score"}
 BAND_STYLES = {"green": "bold green", "yellow": "bold yellow", "red": "bold red", "unknown": "dim"}
 SPARKS = "▁▂▃▄▅▆▇█"
-BAR_WIDTH = 10
 HISTORY_POINTS = 52  # a year of weekly snapshots in the sparkline
-MINUS = "−"
 PIPE_WIDTH = 120  # off a terminal without COLUMNS
-WIDE = 100  # from here on the full tree with wrapped descriptions
-RAW_MIN = 24  # narrow: the raw value column's least room before columns are dropped
-NODE_WIDTH = 28  # longest node label shown in full (wide); narrow: 20
-NODE_MIN = 12
-ELLIPSIS = "…"
 
 
 def render(console: Console, result: Explanation) -> None:
@@ -59,7 +51,7 @@ def render(console: Console, result: Explanation) -> None:
             _say(console, _weights_line(weights), indent=2)
         for node in movers:
             _say(console, _mover(node), indent=2)
-    console.print(_tree(result, plain, console.width))
+    console.print(tree(result, plain, console.width))
     _history(console, result)
     _actions(console, result)
 
@@ -70,46 +62,6 @@ def _say(console: Console, text: Text, indent: int = 0) -> None:
     for line in text.wrap(console, max(console.width - indent, 8), overflow="fold"):
         line.rstrip()
         console.print(Text(" " * indent) + line, soft_wrap=True)
-
-
-def _num(value: float | None, digits: int = 1, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-    if text.lstrip("+-").strip("0.") == "":
-        text = f"{0:.{digits}f}"  # no "−0.0"
-    return text.replace("-", MINUS)
-
-
-def _raw(value: float | str | None) -> str:
-    """A raw value as a person writes it: 12, 0.42, 1,250.5."""
-    if value is None:
-        return "missing"
-    if isinstance(value, str):
-        return value
-    if float(value).is_integer() and abs(value) < 1e15:
-        return f"{int(value):,}".replace("-", MINUS)
-    text = f"{value:,.1f}" if abs(value) >= 100 else f"{value:.3g}"
-    return text.replace("-", MINUS)
-
-
-def shorten(text: str, width: int) -> str:
-    """`text` in at most `width` cells: cut at a word boundary and marked with "…".
-
-    A single word longer than `width` is cut inside (still marked), never wrapped.
-    """
-    if cell_len(text) <= width:
-        return text
-    if width <= 1:
-        return ELLIPSIS[:width]
-    cut = text
-    while cell_len(cut) > width - 1:
-        cut = cut[:-1]
-    if text[len(cut)] != " ":  # the cut fell inside a word: back off to the word's start
-        space = cut.rfind(" ")
-        if space > 0:
-            cut = cut[:space]
-    return cut.rstrip(" —-/,;:(=") + ELLIPSIS
 
 
 def _band(band: str | None) -> Text:
@@ -126,14 +78,14 @@ def _header(r: Explanation) -> Text:
              f"as of {r.as_of}"]
     title.append("\n" + " · ".join(f for f in facts if f))
     line = Text("\nScore ")
-    line.append(_num(r.score), style="bold")
+    line.append(num(r.score), style="bold")
     line.append("  ")
     line.append_text(_band(r.band))
     line.append("  ")
     if r.delta is not None:
         arrow = "▲" if r.delta > 0.05 else "▼" if r.delta < -0.05 else "="
         style = "green" if r.delta > 0.05 else "red" if r.delta < -0.05 else ""
-        line.append(f"{arrow} {_num(r.delta, signed=True)} since {r.previous_as_of}", style=style)
+        line.append(f"{arrow} {num(r.delta, signed=True)} since {r.previous_as_of}", style=style)
     elif r.previous_as_of is not None:
         line.append(f"no change to show (no score on {r.previous_as_of})", style="dim")
     else:
@@ -148,7 +100,7 @@ def _header(r: Explanation) -> Text:
 
 
 def _points(value: float) -> Text:
-    return Text(f"{_num(value, signed=True)} pts", style="green" if value > 0 else "red" if value < 0 else "")
+    return Text(f"{num(value, signed=True)} pts", style="green" if value > 0 else "red" if value < 0 else "")
 
 
 def _weights_line(change: WeightsChange) -> Text:
@@ -176,142 +128,22 @@ def _mover(node: NodeExplanation) -> Text:
     was_eff = node.previous_effective_weight or 0.0
     text = Text(f"{node.label}: ")
     if not node.in_snapshot:
-        text.append(f"removed from the tree (was raw {_raw(node.previous_raw_value)})")
+        text.append(f"removed from the tree (was raw {raw(node.previous_raw_value)})")
     elif node.in_previous is False:
-        text.append(f"raw {_raw(node.raw_value)}, new in the tree")
+        text.append(f"raw {raw(node.raw_value)}, new in the tree")
     elif node.raw_value != node.previous_raw_value:
-        was = _raw(node.previous_raw_value)
-        text.append(f"{_missing_text(node)}, was {was}" if node.missing else f"raw {_raw(node.raw_value)} (was {was})")
+        was = raw(node.previous_raw_value)
+        text.append(f"{missing_text(node)}, was {was}" if node.missing else f"raw {raw(node.raw_value)} (was {was})")
     elif abs(was_eff - eff) > 1e-9:
         # eff is e*: the weight at the compared snapshot's configured weights (module
         # chs.explain.change); it differs from the tree's Eff. % only when those changed.
         old = " at the old weights" if abs(eff - node.effective_weight) > 1e-9 else ""
         text.append(f"weight {eff * 100:.0f}% (was {was_eff * 100:.0f}%){old}")
     else:
-        text.append(f"sub-score {_num(node.score, 0)} (was {_num(node.previous_score, 0)})")
+        text.append(f"sub-score {num(node.score, 0)} (was {num(node.previous_score, 0)})")
     text.append(": ")
     text.append_text(_points(part))
     return text
-
-
-def _missing_text(node: NodeExplanation) -> str:
-    if not node.in_snapshot:
-        return "not in this snapshot's tree"
-    if node.imputed:
-        return f"missing (imputed {_raw(node.score)})"
-    return "missing (skipped)"
-
-
-def _bar(value: float, scale: float, plain: bool, full: int) -> Text:
-    """A small bar (the largest driver is `full` wide): ▇ red/green, or -/+ without colour."""
-    width = max(1, round(abs(value) / scale * full)) if scale > 0 and abs(value) >= 0.05 else 0
-    if plain:
-        return Text(("-" if value < 0 else "+") * width)
-    return Text("▇" * width, style="red" if value < 0 else "green")
-
-
-def _contribution(node: NodeExplanation, scale: float, plain: bool, width: int) -> Text:
-    """`  −8.4 ▇▇▇▇` : the signed points, then (for leaves) the bar."""
-    text = Text(f"{_num(node.contribution, signed=True):>6}")
-    if width:
-        text.append(" ")
-        if node.is_leaf:
-            text.append_text(_bar(node.contribution, scale, plain, width))
-    return text
-
-
-def _raw_cell(node: NodeExplanation, width: int | None) -> Text:
-    """`800 — account mrr`: the value (and `(weight 0: off)`), then the variable's description,
-    shortened at a word boundary to `width` cells (None: wrapped by the table)."""
-    if not node.is_leaf:
-        return Text("")
-    value = _missing_text(node) if node.missing or not node.in_snapshot else _raw(node.raw_value)
-    if node.weight == 0:
-        value += " (weight 0: off)"
-    text = Text(value if width is None else shorten(value, width))
-    if node.description:
-        sep = " — "
-        room = None if width is None else width - cell_len(text.plain) - len(sep)
-        if room is None:
-            text.append(sep + node.description, style="dim")
-        elif room >= 2:
-            desc = shorten(node.description, room)
-            if desc != ELLIPSIS:
-                text.append(sep + desc, style="dim")
-    return text
-
-
-def _tree(r: Explanation, plain: bool, width: int) -> Table:
-    """The tree in node order. Wide: every column, descriptions wrapped between words.
-    Narrow (< 100 columns): one line per node within `width`, less important columns dropped.
-    When configured weights changed, a `Δ weights` column shows each node's weight part
-    (Δ pts = what changed in the data + Δ weights)."""
-    has_delta = r.delta is not None
-    has_weights = has_delta and r.weights_changed.shown
-    narrow = width < WIDE
-    scale = max((abs(n.contribution) for n in r.leaves), default=0.0)
-    node_w = NODE_WIDTH if not narrow else min(max(cell_len(n.label) + 2 * max(n.depth - 1, 0) for n in r.nodes),
-                                               NODE_WIDTH - 8) + 1
-    if not narrow:
-        labels = [Text("  " * max(n.depth - 1, 0) + shorten(n.label, NODE_WIDTH - 2 * max(n.depth - 1, 0)),
-                       style="" if n.is_leaf else "bold") for n in r.nodes]
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        table.add_column("Node", no_wrap=True, max_width=NODE_WIDTH)
-        table.add_column("Raw value — variable", overflow="fold", min_width=12)
-        for head in ("Sub-score", "Weight", "Eff. %"):
-            table.add_column(head, justify="right", no_wrap=True, min_width=len(head))
-        table.add_column("Contribution", no_wrap=True, min_width=7 + BAR_WIDTH)
-        if has_delta:
-            table.add_column("Δ pts", justify="right", no_wrap=True, min_width=5)
-        if has_weights:
-            table.add_column("Δ weights", justify="right", no_wrap=True)
-        for label, node in zip(labels, r.nodes, strict=True):
-            row = [label, _raw_cell(node, None), _num(node.score), _num(node.weight, 0) if node.path else "",
-                   f"{node.effective_weight * 100:.1f}", _contribution(node, scale, plain, BAR_WIDTH)]
-            if has_delta:
-                row.append(_num(node.delta_part, signed=True))
-            if has_weights:
-                row.append(_num(node.delta_weight, signed=True))
-            table.add_row(*row)
-        return table
-
-    # Narrow: every column gets an exact width, so the raw column's room is known and its
-    # descriptions are shortened at a word boundary instead of wrapped. No Weight column
-    # (Eff. % carries the share) and shorter bars; when the raw column would get fewer than
-    # RAW_MIN cells, the bars go, then Eff. %, then long labels are shortened further.
-    def columns(bars: int, eff: bool) -> list[tuple[str, list[Text | str], str]]:
-        cells: list[tuple[str, list[Text | str], str]] = [("Sub", [_num(n.score) for n in r.nodes], "right")]
-        if eff:
-            cells.append(("Eff%", [f"{n.effective_weight * 100:.1f}" for n in r.nodes], "right"))
-        cells.append(("Points", [_contribution(n, scale, plain, bars) for n in r.nodes], "left"))
-        if has_delta:
-            cells.append(("Δ", [_num(n.delta_part, signed=True) for n in r.nodes], "right"))
-        if has_weights:
-            cells.append(("Δwt", [_num(n.delta_weight, signed=True) for n in r.nodes], "right"))
-        return cells
-
-    for bars, eff in ((BAR_WIDTH // 2, True), (0, True), (0, False)):
-        cells = columns(bars, eff)
-        widths = [max(cell_len(head), *(cell_len(c.plain if isinstance(c, Text) else c) for c in col))
-                  for head, col, _ in cells]
-        fixed = sum(widths) + len(cells) + 1  # one space between columns
-        if width - node_w - fixed >= RAW_MIN:
-            break
-    node_w = max(min(node_w, width - fixed - RAW_MIN), NODE_MIN)
-    raw_w = max(width - node_w - fixed, 4)
-    labels = []
-    for n in r.nodes:
-        indent = "  " * max(n.depth - 1, 0)
-        labels.append(Text(indent + shorten(n.label, max(node_w - len(indent) - 1, 1)),
-                           style="" if n.is_leaf else "bold"))
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0))
-    table.add_column("Node", no_wrap=True, width=node_w)
-    table.add_column("Raw — variable" if raw_w >= 14 else "Raw", no_wrap=True, width=raw_w)
-    for (head, _, justify), w in zip(cells, widths, strict=True):
-        table.add_column(head, justify=justify, no_wrap=True, width=w)  # type: ignore[arg-type]
-    for i, (label, node) in enumerate(zip(labels, r.nodes, strict=True)):
-        table.add_row(label, _raw_cell(node, raw_w), *(col[i] for _, col, _ in cells))
-    return table
 
 
 def _rollup_line(r: Explanation) -> Text:
@@ -343,7 +175,7 @@ def _children(r: Explanation) -> Table:
             name.append(" [parent]", style="dim")
         if c.level is None:
             name.append(" — no longer a child", style="dim")
-        cells: list[Text | str] = [name, _num(c.score), _band(c.band) if c.level else Text(""),
+        cells: list[Text | str] = [name, num(c.score), _band(c.band) if c.level else Text(""),
                                    f"{c.weight:,.2f}".rstrip("0").rstrip("."), f"{c.share * 100:.1f}%",
                                    _points(c.contribution)]
         if has_delta:
@@ -366,7 +198,7 @@ def _history(console: Console, r: Explanation) -> None:
     if len(points) < 2:
         return
     def summary(shown: list) -> str:
-        return f"({len(shown)} snapshots, {_num(shown[0].score)} → {_num(shown[-1].score)})"
+        return f"({len(shown)} snapshots, {num(shown[0].score)} → {num(shown[-1].score)})"
 
     fixed = len("History  ") + 2 * 11
     # The summary goes below when it would leave fewer than 12 points (or all of them) room.
