@@ -8,8 +8,12 @@ reported by what it is; it is never written to.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -29,6 +33,15 @@ _FOREIGN = {
     b"PK\x03\x04": "a zip file",
 }
 
+
+T = TypeVar("T")
+
+# `chs score` holds DuckDB's file lock only while it writes a snapshot (chs.history_file): a
+# reader that meets it waits that long, at most this many seconds, instead of failing.
+READER_WAIT_SECONDS = 120.0
+_POLL_SECONDS = 0.05
+# DuckDB names the process that holds a file's lock: "... is held in /usr/bin/python3 (PID 123)".
+_HOLDER = re.compile(r"\(PID (\d+)\)")
 
 _UNCHANGED = ("nothing was changed; move it away or point storage.database at another file "
               "(a new one is created by the next `chs score`)")
@@ -63,7 +76,7 @@ def check_database_file(database: Path) -> None:
         raise DataError(f"{database}: is {what}, not a chs history database; {_UNCHANGED}")
 
 
-def _open_error(database: Path, exc: duckdb.Error) -> Exception:
+def open_error(database: Path, exc: duckdb.Error) -> Exception:
     text = str(exc)
     if "lock" in text.lower():
         return LockedError(f"{database}: in use by another chs run; retry later")
@@ -74,13 +87,58 @@ def _open_error(database: Path, exc: duckdb.Error) -> Exception:
     return OutputError(f"{database}: cannot open ({text.splitlines()[0]})")
 
 
+def lock_holder(exc: BaseException) -> int | None:
+    """The PID DuckDB names as holding the file lock, if the error is a lock conflict."""
+    text = str(exc)
+    if "lock" not in text.lower():
+        return None
+    found = _HOLDER.search(text)
+    return int(found.group(1)) if found else -1
+
+
+def run_pid(database: Path) -> int | None:
+    """The PID in `<database>.lock`: the running (or last) `chs score` (chs.lock)."""
+    try:
+        return int(database.with_name(database.name + ".lock").read_text().strip() or "0") or None
+    except (OSError, ValueError):
+        return None
+
+
+def wait_for_lock(database: Path, attempt: Callable[[], T], any_holder_seconds: float | None = None) -> T:
+    """`attempt()`, retried while it fails on DuckDB's lock of `database`. Held by the chs run
+    of this database (its PID in the run lock file), the lock is a snapshot being written:
+    wait up to READER_WAIT_SECONDS. `any_holder_seconds`: wait that long whoever holds it (the
+    run itself, waiting for readers to finish). Any other holder: the error at once."""
+    deadline: float | None = None
+    while True:
+        try:
+            return attempt()
+        except duckdb.Error as exc:
+            holder = lock_holder(exc)
+            if holder is None:
+                raise
+            if any_holder_seconds is not None:
+                limit = any_holder_seconds
+            elif holder > 0 and holder != os.getpid() and holder == run_pid(database):
+                limit = READER_WAIT_SECONDS
+            else:
+                raise
+            now = time.monotonic()
+            deadline = now + limit if deadline is None else deadline
+            if now >= deadline:
+                raise
+            time.sleep(_POLL_SECONDS)
+
+
 def open_file(database: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """duckdb.connect with the no-network settings and chs's error mapping, nothing else."""
+    """duckdb.connect with the no-network settings and chs's error mapping; waits out a running
+    `chs score`'s write of a snapshot (wait_for_lock)."""
     check_database_file(database)
     try:
-        return duckdb.connect(str(database), read_only=read_only, config=dict(NO_NETWORK))
+        return wait_for_lock(database, lambda: duckdb.connect(str(database), read_only=read_only,
+                                                              config=dict(NO_NETWORK)))
     except duckdb.Error as exc:
-        raise _open_error(database, exc) from None
+        raise open_error(database, exc) from None
     except OSError as exc:
         raise OutputError(f"{database}: cannot open ({exc.strerror})") from None
 
@@ -159,7 +217,7 @@ def check_history_schema(database: Path) -> None:
                            "WHERE database_name = current_database() AND schema_name = 'main'").fetchall()
         check_complete(con, database)
     except duckdb.Error as exc:
-        raise _open_error(database, exc) from None
+        raise open_error(database, exc) from None
     finally:
         con.close()
     found: dict[str, set[str]] = {}
@@ -209,11 +267,11 @@ def attach_read_only(con: duckdb.DuckDBPyConnection, database: Path, alias: str)
     from chs.sql import ident, string
     check_database_file(database)
     try:
-        con.execute(f"ATTACH {string(str(database))} AS {ident(alias)} (READ_ONLY)")
+        wait_for_lock(database, lambda: con.execute(f"ATTACH {string(str(database))} AS {ident(alias)} (READ_ONLY)"))
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise LockedError(f"{database}: in use by another chs run; retry later") from None
-        error = _open_error(database, exc)
+        error = open_error(database, exc)
         if isinstance(error, OutputError):
             error = DataError(f"{database}: cannot read history ({str(exc).splitlines()[0]})")
         raise error from None

@@ -6,10 +6,11 @@ one core while the others idle. Then the exports are written by a second connect
 database in a thread, from copies of `out_scores` and `scored` in an in-memory database (temp
 tables are private to their connection), while the first connection stores the history: at
 100k accounts on 2 cores the three files cost no wall time of their own. With more accounts
-each statement already uses every core, so the exports are written in turn, as before.
+each statement already uses every core, so `start` writes them at once, while the history
+is still only read (chs.history_file): they cost readers no waiting.
 
 Either way they are written before the history commits (`finish`): a file that cannot be
-written rolls the snapshot back, and `Staging.files` keeps the documented order.
+written leaves the snapshot unstored, and `Staging.files` keeps the documented order.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ FILES = ("scores.parquet", "scores.csv", "drivers.parquet")
 
 
 class Exports:
-    """`start()` before the history transaction, `finish()` before its COMMIT."""
+    """`start()` before the history is opened for writing, `finish()` before its COMMIT."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, write: Staging, nodes: list[TreeNode], run_id: str,
                  config_hash: str, accounts: int):
@@ -46,7 +47,9 @@ class Exports:
         return self.write.redactor is None and threads > 1 and self.accounts < 2 * ROW_GROUP_ROWS
 
     def start(self) -> None:
+        """Write the files now, or (beside) start writing them on a second connection."""
         if not self._beside():
+            self._write(self.con)
             return
         self.con.execute("ATTACH IF NOT EXISTS ':memory:' AS __exports")
         for table in ("out_scores", "scored"):
@@ -58,8 +61,7 @@ class Exports:
 
     def _run(self, cursor: duckdb.DuckDBPyConnection) -> None:
         try:
-            for query, name, rows in self.jobs:
-                self.write.copy(cursor, query, name, rows=rows)
+            self._write(cursor)
         except BaseException as exc:  # re-raised by finish(), in the caller's thread
             self.error = exc
         finally:
@@ -69,15 +71,15 @@ class Exports:
             finally:
                 cursor.close()
 
+    def _write(self, con: duckdb.DuckDBPyConnection) -> None:
+        for query, name, rows in self.jobs:
+            self.write.copy(con, query, name, rows=rows)
+
     def finish(self) -> None:
         """The files are written (or what stopped them is raised)."""
-        if self.thread is None:
-            for query, name, rows in self.jobs:
-                self.write.copy(self.con, query, name, rows=rows)
-        else:
-            self.wait()
-            if self.error is not None:
-                raise self.error
+        self.wait()
+        if self.error is not None:
+            raise self.error
         # Written beside or after the actions' files: list them in the documented order.
         self.write.files = list(FILES) + [f for f in self.write.files if f not in FILES]
 

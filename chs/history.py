@@ -113,7 +113,7 @@ def _migrate_v1(con: duckdb.DuckDBPyConnection) -> None:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, nodes: list[TreeNode] | None = None) -> None:
     """Create the history tables, migrating an older layout; add a `score_<path>` column for
-    any new tree node. The caller's working copy makes this all-or-nothing."""
+    any new tree node. The caller's transaction makes this all-or-nothing."""
     version = layout_version(con)
     if version is not None and version > LAYOUT_VERSION:
         raise DataError(f"the history database has layout version {version}, written by a newer chs "

@@ -23,7 +23,7 @@ from chs.actions_engine import check_actions, deliver_pending, evaluate_actions,
 from chs.bind_check import check_scale_inputs, check_variables, dry_run
 from chs.compiler import Plan, compile_plan, needed_sources
 from chs.config import LoadedConfig
-from chs.db import connect, restrict_file_access
+from chs.db import memory, restrict_file_access
 from chs.durations import parse_days
 from chs.engines import engine_aggregates
 from chs.errors import ChsError, DataError, OutputError
@@ -37,15 +37,15 @@ from chs.history import (
     replace_snapshot,
     snap_nodes_view,
 )
+from chs.history_file import HistoryFile, history_paths, spill_directory
 from chs.key_mapping import check_key_match
 from chs.lock import run_lock
 from chs.outputs import Staging
 from chs.privacy import Redactor
-from chs.rollup import apply_rollup
+from chs.rollup import apply_rollup, store_rollup
 from chs.snapshot_meta import node_metadata
 from chs.sources import SourceInfo, register_all
 from chs.sql import ident, string, timestamp_literal
-from chs.working_copy import working_copy
 
 Progress = Callable[[str], None]
 
@@ -96,10 +96,11 @@ def set_as_of(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> None:
 
 
 def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date | None = None,
-            lock_down: list[Path] | None = None, keys_on_aggregates: bool = False) -> Prepared:
+            lock_down: list[Path] | None = None, keys_on_aggregates: bool = False,
+            own_files: list[Path] | None = None) -> Prepared:
     """Register sources, check columns and fragments, compile and bind the plan. `lock_down`:
-    after the sources are registered, the connection may touch only their files and these
-    folders (enable_external_access off). `keys_on_aggregates`: the account keys of
+    after the sources are registered, the connection may touch only their files, `own_files`
+    (the history's) and these folders (enable_external_access off). `keys_on_aggregates`: the account keys of
     aggregated sources are checked by `_run_one` on the first date's aggregates, which saves
     a pass over every event export (a tenth of a run)."""
     day = as_of or dt.datetime.now(dt.UTC).date()
@@ -112,7 +113,8 @@ def prepare(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date
                          and loaded.config.sources[v.source].account_via is None)
     sources = register_all(con, loaded, needed_sources(loaded), defer_keys=deferred)
     if lock_down is not None:  # a run: from here on fragments read no other file (README)
-        restrict_file_access(con, [f for info in sources.values() for f in info.files], lock_down)
+        restrict_file_access(con, [f for info in sources.values() for f in info.files]
+                             + [str(f) for f in own_files or []], lock_down)
     check_variables(con, loaded, sources)
     plan = compile_plan(loaded, sources, day)
     dry_run(con, loaded, plan)
@@ -201,7 +203,9 @@ def _check_keys(prep: Prepared, plan: Plan, table: str) -> None:
 
 
 def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Staging | None,
-             strict: bool = False, only_date: bool = False) -> SnapshotResult:
+             history: HistoryFile, strict: bool = False) -> SnapshotResult:
+    """One snapshot: computed while the history is only read, stored in one transaction for
+    which it is opened for writing (chs.history_file); the exports before that COMMIT."""
     con, plan = prep.con, prep.plan_for(as_of)
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -236,10 +240,17 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
     bands = dict(con.execute("SELECT band, count(*) FROM out_scores GROUP BY 1 ORDER BY 1").fetchall())
     accounts = sum(bands.values())
     exports = Exports(con, write, plan.nodes, run_id, loaded.digest, accounts) if write is not None else None
-    if exports is not None:
-        exports.start()  # on a second connection when DuckDB would leave cores idle (chs/exports.py)
+    try:
+        if exports is not None:
+            exports.start()  # now, or on a second connection when cores would idle (chs/exports.py)
+        history.write()
+    except BaseException:
+        if exports is not None:
+            exports.wait()
+        raise
     con.execute("BEGIN TRANSACTION")
     try:
+        store_rollup(con, loaded)
         replace_snapshot(con, run_id, node_metadata(loaded, plan.nodes), loaded.digest, plan.nodes)
         created = evaluate_actions(con, loaded, plan, run_id, as_of)
         manifest = {
@@ -259,19 +270,13 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
         if exports is not None:
             write_action_outputs(con, exports.write, run_id)
             exports.write.write_json("run.json", manifest)
-            if not only_date:
-                exports.finish()
+            exports.finish()
         con.execute("COMMIT")
     except BaseException:
         if exports is not None:
             exports.wait()  # never leave the second connection writing behind a rollback
         con.execute("ROLLBACK")
         raise
-    if exports is not None and only_date:
-        # The run's only date: the commit went to the working copy, which a failed export
-        # discards (chs.working_copy), so the files may still be written while it commits. A
-        # backfill keeps the dates before a failed last one, so there they finish first.
-        exports.finish()
     return SnapshotResult(as_of=as_of, run_id=run_id, accounts=accounts, bands=bands,
                           actions_created=created, seconds=round(time.perf_counter() - started, 3),
                           warnings=warnings)
@@ -279,51 +284,64 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
 
 def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None = None,
           strict: bool = False, redactor: Redactor | None = None) -> RunResult:
-    """Score each date in order (each a snapshot); export the last one. Holds the run lock.
-    `strict`: rows that could not be read, or a stale export, stop the run (DataError, 65)
-    before that date is stored.
+    """Score each date in order (each a snapshot, committed on its own); export the last one.
+    Holds the run lock. `strict`: rows that could not be read, or a stale export on any of the
+    dates, stop the run (DataError, 65) before anything is stored.
 
-    A backfill whose last date cannot write its exports (OutputError, 73) keeps the dates
-    before it: they are complete snapshots. The run stores them, records the failed date in
-    `runs` (status 'outputs_failed') and raises an OutputError saying "stored k of n
-    snapshots"; rerunning the same command completes it."""
+    A backfill that fails part-way keeps the dates before the failing one: they are complete
+    snapshots, and rerunning the same command replaces them with the same values. When the
+    last date cannot write its exports (OutputError, 73), the run records that date in `runs`
+    (status 'outputs_failed') and says "stored k of n snapshots"."""
     if not dates:
         raise ChsError("no dates to score")
     result = RunResult()
     staging: Staging | None = None
     failed: OutputError | None = None
     with run_lock(loaded.database):
-        with working_copy(loaded.database) as path, naming_corrupt_exports(loaded):
-            con = connect(path)
+        with naming_corrupt_exports(loaded):
+            con = memory()
             try:
+                history = HistoryFile(con, loaded.database)
+                history.read()
                 limit_memory(con, loaded.config.storage.memory_limit)
-                lock_down = [loaded.output_dir, Path(str(path) + ".tmp")]
-                prep = prepare(con, loaded, dates[0], lock_down=lock_down, keys_on_aggregates=True)
+                lock_down = [loaded.output_dir, spill_directory(loaded.database)]
+                prep = prepare(con, loaded, dates[0], lock_down=lock_down, keys_on_aggregates=True,
+                               own_files=history_paths(loaded.database))
                 result.sources = prep.sources
                 rejected = {n: i.rejected for n, i in prep.sources.items() if i.rejected}
                 if strict and rejected:
                     raise DataError("--strict: rows that could not be read: " + ", ".join(
                         f"{n} {r}" for n, r in rejected.items()) + "; nothing stored")
-                ensure_schema(con, prep.plan.nodes)
+                if strict:  # each date commits on its own: a stale one stops the run before any
+                    for as_of in dates:
+                        stale = stale_warnings(freshness(prep, loaded, as_of), as_of)
+                        if stale:
+                            raise DataError("--strict: " + "; ".join(stale) + f" (as of {as_of}); nothing stored")
+                history.write()
+                _in_transaction(con, lambda: ensure_schema(con, prep.plan.nodes))  # a migration: all or nothing
                 for i, as_of in enumerate(dates):
                     last = i == len(dates) - 1
+                    history.read()
                     try:
                         staging = Staging(loaded.output_dir, redactor) if last else None
-                        snap = _run_one(prep, loaded, as_of, staging, strict, only_date=len(dates) == 1)
+                        snap = _run_one(prep, loaded, as_of, staging, history, strict)
                     except OutputError as exc:
                         if i == 0:
                             raise
                         failed = exc  # the snapshots before this date are complete: keep them
+                        history.write()
                         _record_failed_date(con, loaded, as_of, str(exc), i, len(dates))
                         break
                     result.snapshots.append(snap)
                     if progress:
                         progress(f"scored {as_of} ({snap.accounts} accounts, {snap.seconds:.2f}s)")
+                history.write()
                 # Delivery runs after every snapshot committed: a slow or failing webhook never
                 # blocks or undoes scoring; what failed is retried on the next run.
                 if loaded.config.delivery is not None:
                     result.delivery = deliver_pending(con, loaded, redactor=redactor)
                 con.execute("CHECKPOINT")
+                history.close()
             except BaseException:
                 if staging is not None:
                     staging.discard()
@@ -344,6 +362,16 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
             finally:
                 staging.discard()
     return result
+
+
+def _in_transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], None]) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        work()
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def _record_failed_date(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, as_of: dt.date, error: str,

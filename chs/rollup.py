@@ -214,15 +214,11 @@ WHERE out_scores.account_id = c.account_id""")
 def apply_rollup(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, nodes: list[TreeNode]) -> None:
     """Give out_scores its `level` column and, with `accounts.parent`, roll parents up.
 
-    Called once per snapshot right after out_scores is created. The snapshot's rows of
-    `rollup_children` are replaced here, outside the snapshot transaction: `chs score`
-    works on a copy of the database that is swapped in only when the whole run succeeded.
+    Called once per snapshot right after out_scores is created, while the history is only
+    read; `store_rollup` stores the children's rows inside the snapshot's transaction.
     """
     con.execute("ALTER TABLE out_scores ADD COLUMN IF NOT EXISTS level VARCHAR DEFAULT 'account'")
-    stored = _table_exists(con, "rollup_children")
     if loaded.config.accounts.parent is None:
-        if stored:  # re-scoring a date with a config that no longer rolls up
-            con.execute("DELETE FROM rollup_children WHERE as_of = (SELECT as_of FROM __params)")
         return
     height = register_hierarchy(con, loaded)
     _family_revenue(con, loaded)
@@ -232,8 +228,16 @@ def apply_rollup(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, nodes: li
     for level in range(1, height + 1):  # a loop over hierarchy levels, not over accounts
         _roll_level(con, loaded, nodes, level)
     _parent_changes(con)
-    # Parent rows have no tree of their own, hence no node_scores / drivers rows: the history
-    # and drivers leave out the accounts that out_scores marks `level = 'parent'`.
+
+
+def store_rollup(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig) -> None:
+    """Replace this as_of's rows of `rollup_children` with apply_rollup's (caller holds the
+    snapshot's transaction). Parent rows have no tree of their own, hence no node_scores /
+    drivers rows: the history and drivers leave out the accounts out_scores marks 'parent'."""
+    if loaded.config.accounts.parent is None:
+        if _table_exists(con, "rollup_children"):  # re-scoring a date with a config that no longer rolls up
+            con.execute("DELETE FROM rollup_children WHERE as_of = (SELECT as_of FROM __params)")
+        return
     con.execute(ROLLUP_TABLE)
     con.execute("DELETE FROM rollup_children WHERE as_of = (SELECT as_of FROM __params)")
     con.execute("""INSERT INTO rollup_children

@@ -1,0 +1,96 @@
+"""The history file during `chs score`: read while the run computes, written only per snapshot.
+
+DuckDB lets one process write a file and no other process read it meanwhile. The run works
+in an in-memory database (its temp tables spill to `<database>.tmp`) and ATTACHes the history
+as `hist` (USE hist, so `scores`, `actions`... name it):
+- read-only while sources are aggregated, scored and exported (shared lock: `explain`,
+  `report`, `actions` read the last committed history meanwhile);
+- read-write only around each snapshot's transaction (and the end: delivery, checkpoint).
+  Readers that meet that lock wait it out (chs.db.wait_for_lock); the run in turn waits up to
+  CHS_LOCK_WAIT seconds (default 600) for readers holding the file.
+
+A crash leaves DuckDB's own guarantees: a transaction is stored whole or not at all, and a
+committed one not yet checkpointed sits in `<database>.wal`, which readers and the next
+run read. The cost of a night no longer grows with the history (earlier versions copied the
+whole file each run).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from chs.db import check_history_schema, lock_holder, open_error, wait_for_lock
+from chs.errors import ChsError, LockedError, OutputError
+from chs.sql import ident, string
+
+ALIAS = "hist"
+WRITER_WAIT_ENV = "CHS_LOCK_WAIT"
+WRITER_WAIT_SECONDS = 600.0
+
+
+def history_paths(database: Path) -> list[Path]:
+    """The files DuckDB reads and writes for `database` (for the run's file allow-list)."""
+    return [database] + [database.with_name(database.name + s) for s in (".wal", ".wal.checkpoint", ".wal.recovery")]
+
+
+def spill_directory(database: Path) -> Path:
+    return database.with_name(database.name + ".tmp")
+
+
+def _writer_wait() -> float:
+    try:
+        return max(0.0, float(os.environ.get(WRITER_WAIT_ENV, WRITER_WAIT_SECONDS)))
+    except ValueError:
+        raise ChsError(f"{WRITER_WAIT_ENV}: expected seconds, got {os.environ[WRITER_WAIT_ENV]!r}") from None
+
+
+class HistoryFile:
+    """Switches the connection's `hist` between read-only and read-write (each a no-op when
+    already so). A file that is not a chs history is refused (65) before it is written."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, database: Path):
+        self.con, self.database, self.mode = con, database, ""
+        try:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{database}: cannot open ({exc.strerror})") from None
+        check_history_schema(database)
+        con.execute(f"SET temp_directory = {string(str(spill_directory(database)))}")
+
+    def read(self) -> None:
+        """Attached read-only (a new file is first created by `write`)."""
+        if self.mode != "r" and self.database.exists():
+            self._attach(read_only=True)
+
+    def write(self) -> None:
+        if self.mode != "w":
+            self._attach(read_only=False)
+
+    def close(self) -> None:
+        """Detach (a read-write file is checkpointed by DuckDB on the way)."""
+        if self.mode:
+            self.con.execute("USE memory")
+            self.con.execute(f"DETACH {ALIAS}")
+            self.mode = ""
+
+    def _attach(self, read_only: bool) -> None:
+        self.close()
+        sql = f"ATTACH {string(str(self.database))} AS {ALIAS}" + (" (READ_ONLY)" if read_only else "")
+        try:
+            if read_only:
+                wait_for_lock(self.database, lambda: self.con.execute(sql))
+            else:
+                wait_for_lock(self.database, lambda: self.con.execute(sql), any_holder_seconds=_writer_wait())
+        except duckdb.Error as exc:
+            holder = lock_holder(exc)
+            if holder is not None:
+                who = f"process {holder}" if holder > 0 else "another process"
+                raise LockedError(f"{self.database}: {who} holds the database file"
+                                  f"{'' if read_only else ' (a reader left open?)'}; nothing was "
+                                  f"stored, retry later") from None
+            raise open_error(self.database, exc) from None
+        self.con.execute(f"USE {ident(ALIAS)}")
+        self.mode = "r" if read_only else "w"

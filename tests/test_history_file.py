@@ -1,0 +1,135 @@
+"""`chs score` writes the history in place, holding DuckDB's file lock only per snapshot
+(chs/history_file.py): readers wait out that window, the run waits for readers, and a night
+costs the same whatever the history's size (no copy of the file)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from chs.db import connect, wait_for_lock
+from chs.errors import LockedError
+
+HOLD = """
+import duckdb, sys, time
+con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "ro")
+print("ready", flush=True)
+time.sleep(float(sys.argv[3]))
+"""
+
+
+def _chs(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "chs", *args], cwd=root, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "NO_COLOR": "1", **(env or {})})
+
+
+def _hold(db: Path, mode: str, seconds: float) -> subprocess.Popen:
+    """Another process holding the database file (rw: as a run writing a snapshot)."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(db), mode, str(seconds)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("hf") / "ex"
+    assert _chs(root.parent, "init", "--example", str(root), "--accounts", "60").returncode == 0
+    assert _chs(root, "score", "--as-of", "2026-11-13").returncode == 0
+    return root
+
+
+def test_a_night_writes_the_file_in_place(scored: Path) -> None:
+    """No copy and rename: the same file (inode) grows by one snapshot, no `.next` is made."""
+    db = scored / "chs.duckdb"
+    inode = db.stat().st_ino
+    proc = _chs(scored, "score", "--as-of", "2026-11-20")
+    assert proc.returncode == 0, proc.stderr
+    assert db.stat().st_ino == inode
+    assert not [p for p in scored.iterdir() if ".next" in p.name]
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        dates = [str(r[0]) for r in con.execute("SELECT DISTINCT as_of FROM scores ORDER BY 1").fetchall()]
+    finally:
+        con.close()
+    assert dates == ["2026-11-13", "2026-11-20"]
+
+
+def test_reader_waits_out_the_runs_write(scored: Path) -> None:
+    """The lock held by the process named in chs.duckdb.lock (the run) is waited for."""
+    db, lock = scored / "chs.duckdb", scored / "chs.duckdb.lock"
+    saved = lock.read_text()
+    holder = _hold(db, "rw", 1.5)
+    try:
+        lock.write_text(f"{holder.pid}\n")
+        started = time.monotonic()
+        proc = _chs(scored, "explain", "ACME-00001", "--json")
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+        lock.write_text(saved)
+    assert proc.returncode == 0, proc.stderr
+    assert waited >= 1.2  # it met the lock and waited (the holder let go 1.5 s after "ready")
+
+
+def test_other_holders_are_exit_75_at_once(scored: Path) -> None:
+    """A process that is not the run (e.g. a DuckDB shell left open) is not waited for."""
+    db = scored / "chs.duckdb"
+    holder = _hold(db, "rw", 60)
+    try:
+        with pytest.raises(LockedError, match="retry later"):
+            connect(db, read_only=True)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_run_waits_for_a_reader(scored: Path) -> None:
+    """A reader holding the file when the run writes: the run waits, then stores."""
+    holder = _hold(scored / "chs.duckdb", "ro", 2.0)
+    try:
+        proc = _chs(scored, "score", "--as-of", "2026-11-27")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_run_gives_up_on_a_reader_after_chs_lock_wait(tmp_path: Path) -> None:
+    root = tmp_path / "ex"
+    assert _chs(tmp_path, "init", "--example", str(root), "--accounts", "40").returncode == 0
+    assert _chs(root, "score", "--as-of", "2026-11-13").returncode == 0
+    db = root / "chs.duckdb"
+    before = db.read_bytes()
+    holder = _hold(db, "ro", 120)
+    try:
+        proc = _chs(root, "score", "--as-of", "2026-11-20", env={"CHS_LOCK_WAIT": "1"})
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 75, proc.stderr
+    assert f"process {holder.pid} holds the database file" in proc.stderr
+    assert "nothing was stored" in proc.stderr and proc.stdout == ""
+    assert db.read_bytes() == before
+
+
+def test_wait_for_lock_gives_up(tmp_path: Path) -> None:
+    """With any_holder_seconds the holder's identity does not matter; after the limit, the error."""
+    db = tmp_path / "h.duckdb"
+    duckdb.connect(str(db)).close()
+    holder = _hold(db, "rw", 60)
+    try:
+        started = time.monotonic()
+        with pytest.raises(duckdb.IOException, match="lock"):
+            wait_for_lock(db, lambda: duckdb.connect(str(db)), any_holder_seconds=0.3)
+        assert time.monotonic() - started >= 0.3
+    finally:
+        holder.kill()
+        holder.wait()
