@@ -21,10 +21,10 @@ def _valued_options(command: Any) -> set[str]:
             for opt in (*p.opts, *p.secondary_opts) if opt.startswith("-")}
 
 
-def hoist_global_options(argv: list[str], group: Any) -> list[str]:
-    """Move global options found after the command name to before it."""
+def _command_index(argv: list[str]) -> int:
+    """Where the command name stands: after the global options given before it."""
     i = 0
-    while i < len(argv):  # skip global options that already stand before the command
+    while i < len(argv):
         token = argv[i]
         if token in GLOBAL_VALUED:
             i += 2
@@ -32,6 +32,18 @@ def hoist_global_options(argv: list[str], group: Any) -> list[str]:
             i += 1
         else:
             break
+    return i
+
+
+def command_name(argv: list[str]) -> str | None:
+    """The command the arguments name (None: none, e.g. `chs --help`)."""
+    i = _command_index(argv)
+    return argv[i] if i < len(argv) else None
+
+
+def hoist_global_options(argv: list[str], group: Any) -> list[str]:
+    """Move global options found after the command name to before it."""
+    i = _command_index(argv)
     if i >= len(argv):
         return argv
     command = group.commands.get(argv[i])

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import importlib
+from typing import Annotated, Any, Optional
 
 import typer
 
 from chs import __version__
 from chs.cli import common
-from chs.cli.actions_cmd import actions_cmd
-from chs.cli.backtest_cmd import backtest_cmd
-from chs.cli.calibrate_cmd import calibrate_cmd
-from chs.cli.diff_cmd import diff_cmd
-from chs.cli.explain_cmd import explain_cmd
-from chs.cli.report_cmd import report_cmd
-from chs.cli.score_cmds import compile_cmd, init_cmd, score_cmd, validate_cmd
-from chs.cli.scores_cmd import scores_cmd
 
-app = typer.Typer(
-    name="chs", help="Customer Health Score: score accounts from your exports, explain, report, act.",
-    no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# Command name -> (module, function). A run imports and registers only the command it was
+# given (every module and typer's build of every command's parameters cost ~0.08 s of each
+# `chs explain`); `chs --help`, completion and an unknown name get them all.
+COMMANDS = {
+    "init": ("chs.cli.score_cmds", "init_cmd"),
+    "validate": ("chs.cli.score_cmds", "validate_cmd"),
+    "compile": ("chs.cli.score_cmds", "compile_cmd"),
+    "score": ("chs.cli.score_cmds", "score_cmd"),
+    "actions": ("chs.cli.actions_cmd", "actions_cmd"),
+    "report": ("chs.cli.report_cmd", "report_cmd"),
+    "explain": ("chs.cli.explain_cmd", "explain_cmd"),
+    "backtest": ("chs.cli.backtest_cmd", "backtest_cmd"),
+    "calibrate": ("chs.cli.calibrate_cmd", "calibrate_cmd"),
+    "diff": ("chs.cli.diff_cmd", "diff_cmd"),
+    "scores": ("chs.cli.scores_cmd", "scores_cmd"),
+}
 
 
 def _version(value: bool) -> None:
@@ -30,7 +34,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main(
     config: Annotated[Optional[str], typer.Option("--config", "-c", help="Config file (default: $CHS_CONFIG or ./chs.yaml).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors.")] = False,
@@ -45,17 +48,24 @@ def main(
     common.OPTIONS.verbose, common.OPTIONS.no_color = verbose, no_color
 
 
-app.command("init")(init_cmd)
-app.command("validate")(validate_cmd)
-app.command("compile")(compile_cmd)
-app.command("score")(score_cmd)
-app.command("actions")(actions_cmd)
-app.command("report")(report_cmd)
-app.command("explain")(explain_cmd)
-app.command("backtest")(backtest_cmd)
-app.command("calibrate")(calibrate_cmd)
-app.command("diff")(diff_cmd)
-app.command("scores")(scores_cmd)
+def build_app(only: str | None = None) -> typer.Typer:
+    """The command table; `only`: that command alone (the others are neither imported nor built)."""
+    app = typer.Typer(
+        name="chs", help="Customer Health Score: score accounts from your exports, explain, report, act.",
+        no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(main)
+    for name, (module, function) in COMMANDS.items():
+        if only is None or name == only:
+            app.command(name)(getattr(importlib.import_module(module), function))
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # every command (tests, documentation)
+        return build_app()
+    raise AttributeError(name)
 
 
 def _hide_flag_types() -> None:
@@ -78,13 +88,14 @@ def run() -> None:
     import os
     import sys
 
-    from chs.cli.argv import example_name_default, hoist_global_options
+    from chs.cli.argv import command_name, example_name_default, hoist_global_options
     # chs has no pydantic plugins; looking for them scans every installed package's entry
     # points (25 ms of each command's start-up).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     _hide_flag_types()
-    command = typer.main.get_command(app)
     args = sys.argv[1:]
+    name = command_name(args)
+    command = typer.main.get_command(build_app(name if name in COMMANDS else None))
     if "--example" in args:
         # A bare `init --example` gets its default name first, so hoisting never takes a
         # global option that follows it for the example's name.

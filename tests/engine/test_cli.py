@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -127,3 +129,20 @@ def test_text_column_summed_is_65_naming_file_and_type(project: Path) -> None:
     res = run_chs("--config", str(project), "validate")
     assert res.returncode == 65
     assert "data/usage.csv: column 'account_id' is VARCHAR, but variable 'amount' (agg: sum) needs numbers" in res.stderr
+
+
+def test_a_command_loads_only_its_own_module() -> None:
+    """`chs explain` neither imports nor builds the other commands (start-up time)."""
+    code = ("import sys\nfrom chs.cli.main import run\nsys.argv = ['chs', '-q', 'explain', '--help']\n"
+            "try:\n    run()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('chs.cli.') and m.endswith('_cmd')), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "Usage: chs explain" in proc.stdout
+    assert proc.stderr.strip().splitlines()[-1] == "['chs.cli.explain_cmd']"
+
+
+def test_command_name_skips_global_options() -> None:
+    from chs.cli.argv import command_name
+    assert command_name(["-c", "x.yaml", "-q", "explain", "A1"]) == "explain"
+    assert command_name(["--config", "score", "report"]) == "report"  # 'score' is the config's value
+    assert command_name(["--help"]) is None and command_name([]) is None
