@@ -61,12 +61,14 @@ class HistoryFile:
         con.execute(f"SET temp_directory = {string(str(spill_directory(database)))}")
 
     def read(self) -> None:
-        """Attached read-only (a new file is first created by `write`)."""
-        if self.mode != "r" and self.database.exists():
+        """Attached read-only (a new or empty file is first made a database by `write`)."""
+        if self.mode != "r" and self.database.exists() and self.database.stat().st_size > 0:
             self._attach(read_only=True)
 
     def write(self) -> None:
         if self.mode != "w":
+            if self.database.exists() and self.database.stat().st_size == 0:
+                self.database.unlink()  # an empty file holds nothing; ATTACH would refuse it
             self._attach(read_only=False)
 
     def close(self) -> None:

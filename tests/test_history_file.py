@@ -133,3 +133,12 @@ def test_wait_for_lock_gives_up(tmp_path: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_an_empty_database_file_becomes_the_history(tmp_path: Path) -> None:
+    root = tmp_path / "ex"
+    assert _chs(tmp_path, "init", "--example", str(root), "--accounts", "30").returncode == 0
+    (root / "chs.duckdb").write_bytes(b"")
+    proc = _chs(root, "score", "--as-of", "2026-11-20")
+    assert proc.returncode == 0, proc.stderr
+    assert _chs(root, "explain", "ACME-00001", "--json").returncode == 0
