@@ -141,4 +141,4 @@ def test_an_empty_database_file_becomes_the_history(tmp_path: Path) -> None:
     (root / "chs.duckdb").write_bytes(b"")
     proc = _chs(root, "score", "--as-of", "2026-11-20")
     assert proc.returncode == 0, proc.stderr
-    assert _chs(root, "explain", "ACME-00001", "--json").returncode == 0
+    assert _chs(root, "scores", "--format", "json").returncode == 0
