@@ -90,9 +90,11 @@ class HistoryFile:
             holder = lock_holder(exc)
             if holder is not None:
                 who = f"process {holder}" if holder > 0 else "another process"
-                raise LockedError(f"{self.database}: {who} holds the database file"
-                                  f"{'' if read_only else ' (a reader left open?)'}; nothing was "
-                                  f"stored, retry later") from None
+                if read_only:
+                    raise LockedError(f"{self.database}: {who} holds the database file; retry later") from None
+                raise LockedError(f"{self.database}: {who} holds the database file (a reader left open?) "
+                                  f"beyond {WRITER_WAIT_ENV}={_writer_wait():g}s; the snapshot was not "
+                                  f"stored (dates a backfill committed before stay); retry later") from None
             raise open_error(self.database, exc) from None
         self.con.execute(f"USE {ident(ALIAS)}")
         self.mode = "r" if read_only else "w"

@@ -116,7 +116,7 @@ def test_run_gives_up_on_a_reader_after_chs_lock_wait(tmp_path: Path) -> None:
         holder.wait()
     assert proc.returncode == 75, proc.stderr
     assert f"process {holder.pid} holds the database file" in proc.stderr
-    assert "nothing was stored" in proc.stderr and proc.stdout == ""
+    assert "beyond CHS_LOCK_WAIT=1s; the snapshot was not stored" in proc.stderr and proc.stdout == ""
     assert db.read_bytes() == before
 
 
