@@ -21,6 +21,9 @@ import duckdb, sys, time
 con = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == "ro")
 print("ready", flush=True)
 time.sleep(float(sys.argv[3]))
+if len(sys.argv) > 4:  # when the file was let go
+    con.close()
+    open(sys.argv[4], "w").write(repr(time.time()))
 """
 
 
@@ -29,10 +32,10 @@ def _chs(root: Path, *args: str, env: dict[str, str] | None = None) -> subproces
                           timeout=300, env={**os.environ, "NO_COLOR": "1", **(env or {})})
 
 
-def _hold(db: Path, mode: str, seconds: float) -> subprocess.Popen:
+def _hold(db: Path, mode: str, seconds: float, released: Path | None = None) -> subprocess.Popen:
     """Another process holding the database file (rw: as a run writing a snapshot)."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(db), mode, str(seconds)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(db), mode, str(seconds)]
+                            + ([str(released)] if released else []), stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
 
@@ -91,15 +94,25 @@ def test_other_holders_are_exit_75_at_once(scored: Path) -> None:
         holder.wait()
 
 
-def test_run_waits_for_a_reader(scored: Path) -> None:
-    """A reader holding the file when the run writes: the run waits, then stores."""
-    holder = _hold(scored / "chs.duckdb", "ro", 2.0)
+def test_run_waits_for_a_reader(scored: Path, tmp_path: Path) -> None:
+    """A reader holding the file when the run comes to store: the run waits, then stores
+    (its `runs.finished_at`, set inside the snapshot's transaction, is after the release)."""
+    import datetime as dt
+
+    released = tmp_path / "released"
+    holder = _hold(scored / "chs.duckdb", "ro", 8.0, released)
     try:
         proc = _chs(scored, "score", "--as-of", "2026-11-27")
     finally:
-        holder.kill()
-        holder.wait()
+        holder.wait(timeout=60)
     assert proc.returncode == 0, proc.stderr
+    let_go = dt.datetime.fromtimestamp(float(released.read_text()), dt.UTC).replace(tzinfo=None)
+    con = duckdb.connect(str(scored / "chs.duckdb"), read_only=True)
+    try:
+        finished = con.execute("SELECT finished_at FROM runs WHERE as_of = DATE '2026-11-27'").fetchall()[0][0]
+    finally:
+        con.close()
+    assert finished >= let_go
 
 
 def test_run_gives_up_on_a_reader_after_chs_lock_wait(tmp_path: Path) -> None:
