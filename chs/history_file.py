@@ -58,6 +58,9 @@ class HistoryFile:
         except OSError as exc:
             raise OutputError(f"{database}: cannot open ({exc.strerror})") from None
         check_history_schema(database)
+        # An earlier chs, killed mid-run, may have left its working copy (as big as the history).
+        for stale in (".next", ".next.wal"):
+            database.with_name(database.name + stale).unlink(missing_ok=True)
         con.execute(f"SET temp_directory = {string(str(spill_directory(database)))}")
 
     def read(self) -> None:

@@ -49,9 +49,11 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_night_writes_the_file_in_place(scored: Path) -> None:
-    """No copy and rename: the same file (inode) grows by one snapshot, no `.next` is made."""
+    """No copy and rename: the same file (inode) grows by one snapshot, no `.next` is made
+    (and one an earlier chs left is removed)."""
     db = scored / "chs.duckdb"
     inode = db.stat().st_ino
+    (scored / "chs.duckdb.next").write_bytes(b"left by an earlier chs killed mid-run")
     proc = _chs(scored, "score", "--as-of", "2026-11-20")
     assert proc.returncode == 0, proc.stderr
     assert db.stat().st_ino == inode
