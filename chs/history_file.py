@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 
 from chs.db import check_history_schema, lock_holder, open_error, wait_for_lock
-from chs.errors import ChsError, LockedError, OutputError
+from chs.errors import ConfigError, LockedError, OutputError
 from chs.sql import ident, string
 
 ALIAS = "hist"
@@ -41,10 +41,11 @@ def spill_directory(database: Path) -> Path:
 
 
 def _writer_wait() -> float:
+    """CHS_LOCK_WAIT as seconds; a value that is not a number is a config error (78)."""
     try:
         return max(0.0, float(os.environ.get(WRITER_WAIT_ENV, WRITER_WAIT_SECONDS)))
     except ValueError:
-        raise ChsError(f"{WRITER_WAIT_ENV}: expected seconds, got {os.environ[WRITER_WAIT_ENV]!r}") from None
+        raise ConfigError([f"{WRITER_WAIT_ENV}: expected seconds, got {os.environ[WRITER_WAIT_ENV]!r}"]) from None
 
 
 class HistoryFile:
@@ -53,6 +54,7 @@ class HistoryFile:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, database: Path):
         self.con, self.database, self.mode = con, database, ""
+        self.writer_wait = _writer_wait()  # checked before any work, used when storing
         try:
             database.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -88,7 +90,7 @@ class HistoryFile:
             if read_only:
                 wait_for_lock(self.database, lambda: self.con.execute(sql))
             else:
-                wait_for_lock(self.database, lambda: self.con.execute(sql), any_holder_seconds=_writer_wait())
+                wait_for_lock(self.database, lambda: self.con.execute(sql), any_holder_seconds=self.writer_wait)
         except duckdb.Error as exc:
             holder = lock_holder(exc)
             if holder is not None:
@@ -96,7 +98,7 @@ class HistoryFile:
                 if read_only:
                     raise LockedError(f"{self.database}: {who} holds the database file; retry later") from None
                 raise LockedError(f"{self.database}: {who} holds the database file (a reader left open?) "
-                                  f"beyond {WRITER_WAIT_ENV}={_writer_wait():g}s; the snapshot was not "
+                                  f"beyond {WRITER_WAIT_ENV}={self.writer_wait:g}s; the snapshot was not "
                                   f"stored (dates a backfill committed before stay); retry later") from None
             raise open_error(self.database, exc) from None
         self.con.execute(f"USE {ident(ALIAS)}")

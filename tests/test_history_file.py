@@ -157,3 +157,8 @@ def test_an_empty_database_file_becomes_the_history(tmp_path: Path) -> None:
     proc = _chs(root, "score", "--as-of", "2026-11-20")
     assert proc.returncode == 0, proc.stderr
     assert _chs(root, "scores", "--format", "json").returncode == 0
+
+
+def test_chs_lock_wait_must_be_seconds(scored: Path) -> None:
+    proc = _chs(scored, "score", "--as-of", "2026-11-20", env={"CHS_LOCK_WAIT": "soon"})
+    assert proc.returncode == 78 and "CHS_LOCK_WAIT: expected seconds, got 'soon'" in proc.stderr
