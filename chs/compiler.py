@@ -28,10 +28,15 @@ class Step:
     table: str
     select: str
     view: bool = False
+    # A table of the connection's in-memory database instead of a temp table, so that a
+    # second connection (chs/exports.py) reads it without a copy. `chs score` only: its
+    # connection is an in-memory database (chs/history_file.py).
+    shared: bool = False
 
     @property
     def sql(self) -> str:
-        return f"CREATE OR REPLACE TEMP {self.kind} {ident(self.table)} AS\n{self.select}"
+        target = f"TABLE memory.main.{ident(self.table)}" if self.shared else f"TEMP {self.kind} {ident(self.table)}"
+        return f"CREATE OR REPLACE {target} AS\n{self.select}"
 
     @property
     def kind(self) -> str:

@@ -3,9 +3,10 @@
 DuckDB runs a statement on as many threads as its input has row groups (122,880 rows). With
 fewer than two row groups of accounts, every statement after the aggregates therefore runs on
 one core while the others idle. Then the exports are written by a second connection of the same
-database in a thread, from copies of `out_scores` and `scored` in an in-memory database (temp
-tables are private to their connection), while the first connection stores the history: at
-100k accounts on 2 cores the three files cost no wall time of their own. With more accounts
+database in a thread, while the first connection stores the history: at 100k accounts on 2
+cores the three files cost no wall time of their own. `out_scores` and `scored` are tables of
+the run's in-memory database, not temp tables (private to their connection), so the second
+connection reads them where they are. With more accounts
 each statement already uses every core, so `start` writes them at once, while the history
 is still only read (chs.history_file): they cost readers no waiting.
 
@@ -40,8 +41,7 @@ class Exports:
 
     def _beside(self) -> bool:
         """Worth a second connection: a statement over the accounts has one row group, so
-        DuckDB would leave cores idle; the copies stay small (under 2 row groups, ~100 MiB
-        at most); and no redactor (which prepares its pseudonymising on the first connection)
+        DuckDB would leave cores idle; and no redactor (which prepares its pseudonymising on the first connection)
         is involved."""
         threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
         return self.write.redactor is None and threads > 1 and self.accounts < 2 * ROW_GROUP_ROWS
@@ -51,11 +51,7 @@ class Exports:
         if not self._beside():
             self._write(self.con)
             return
-        self.con.execute("ATTACH IF NOT EXISTS ':memory:' AS __exports")
-        for table in ("out_scores", "scored"):
-            self.con.execute(f"CREATE OR REPLACE TABLE __exports.{table} AS SELECT * FROM {table}")
-        cursor = self.con.cursor()
-        cursor.execute("USE __exports")  # the jobs' `out_scores` and `scored` are the copies
+        cursor = self.con.cursor()  # its default database is `memory`: out_scores and scored
         self.thread = threading.Thread(target=self._run, args=(cursor,), name="chs-exports", daemon=True)
         self.thread.start()
 
@@ -65,11 +61,7 @@ class Exports:
         except BaseException as exc:  # re-raised by finish(), in the caller's thread
             self.error = exc
         finally:
-            try:
-                cursor.execute("DROP TABLE IF EXISTS out_scores")
-                cursor.execute("DROP TABLE IF EXISTS scored")
-            finally:
-                cursor.close()
+            cursor.close()
 
     def _write(self, con: duckdb.DuckDBPyConnection) -> None:
         for query, name, rows in self.jobs:

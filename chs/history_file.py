@@ -80,6 +80,7 @@ class HistoryFile:
         """Detach (a read-write file is checkpointed by DuckDB on the way)."""
         if self.mode:
             self.con.execute("USE memory")
+            self.con.execute("RESET search_path")
             self.con.execute(f"DETACH {ALIAS}")
             self.mode = ""
 
@@ -102,4 +103,6 @@ class HistoryFile:
                                   f"stored (dates a backfill committed before stay); retry later") from None
             raise open_error(self.database, exc) from None
         self.con.execute(f"USE {ident(ALIAS)}")
+        # Unqualified names: temp tables, then the history, then the run's shared tables.
+        self.con.execute(f"SET search_path = '{ALIAS}.main,memory.main'")
         self.mode = "r" if read_only else "w"

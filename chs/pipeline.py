@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +187,10 @@ def stale_warnings(fresh: dict[str, dict[str, Any]], as_of: dt.date) -> list[str
             for name, f in fresh.items() if f["stale"]]
 
 
+# What the exports read, kept where a second connection sees it (Step.shared, chs/exports.py);
+# out_scores is made so too.
+SHARED = {"scored"}
+
 # After the step on the left has run, the tables on the right are read by nothing later in
 # `chs score` (actions read acct, vars, out_scores and scored; history and outputs scored).
 _DONE_WITH: dict[str, Callable[[Plan], list[str]]] = {
@@ -216,6 +220,8 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
     if strict and warnings:
         raise DataError("--strict: " + "; ".join(warnings) + f"; nothing stored for {as_of}")
     timings: dict[str, float] = {}
+    for name in SHARED:  # the dry run's empty temp table would hide the shared one
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{ident(name)}")
     t0 = time.perf_counter()
     engine_tables = engine_aggregates(con, loaded, prep.sources, plan)  # storage.engine (DESIGN 7)
     if engine_tables:
@@ -226,13 +232,14 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
         if step.table in engine_tables:
             continue
         t0 = time.perf_counter()
-        run_step(con, loaded, prep.sources, step)  # a fragment failing on real rows: 78 at its line
+        # a fragment failing on real rows: 78 at its line
+        run_step(con, loaded, prep.sources, replace(step, shared=True) if step.table in SHARED else step)
         timings[step.table] = round(time.perf_counter() - t0, 4)
         _check_keys(prep, plan, step.table)
         # Memory: each intermediate is dropped as soon as nothing later reads it.
         for table in _DONE_WITH.get(step.table, lambda p: [])(plan):
             con.execute(f"DROP TABLE IF EXISTS {ident(table)}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE out_scores AS "
+    con.execute(f"CREATE OR REPLACE TABLE memory.main.out_scores AS "
                 f"{out_scores_sql(plan.nodes, reference_dates(con), run_id, loaded.digest)}")
     apply_rollup(con, loaded, plan.nodes)  # parents' rows from their children (accounts.parent)
     con.execute(snap_nodes_view(plan.nodes))
