@@ -99,9 +99,10 @@ def lock_holder(exc: BaseException) -> int | None:
 def run_pid(database: Path) -> int | None:
     """The PID in `<database>.lock`: the running (or last) `chs score` (chs.lock)."""
     try:
-        return int(database.with_name(database.name + ".lock").read_text().strip() or "0") or None
-    except (OSError, ValueError):
+        text = database.with_name(database.name + ".lock").read_text().strip()
+    except OSError:
         return None
+    return int(text) if text.isdigit() else None
 
 
 def wait_for_lock(database: Path, attempt: Callable[[], T], any_holder_seconds: float | None = None) -> T:

@@ -41,8 +41,8 @@ class Exports:
 
     def _beside(self) -> bool:
         """Worth a second connection: a statement over the accounts has one row group, so
-        DuckDB would leave cores idle; and no redactor (which prepares its pseudonymising on the first connection)
-        is involved."""
+        DuckDB would leave cores idle; and no redactor (which prepares its pseudonymising on
+        the first connection) is involved."""
         threads = int(self.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
         return self.write.redactor is None and threads > 1 and self.accounts < 2 * ROW_GROUP_ROWS
 

@@ -94,10 +94,8 @@ class HistoryFile:
                 wait_for_lock(self.database, lambda: self.con.execute(sql), any_holder_seconds=self.writer_wait)
         except duckdb.Error as exc:
             holder = lock_holder(exc)
-            if holder is not None:
+            if holder is not None and not read_only:
                 who = f"process {holder}" if holder > 0 else "another process"
-                if read_only:
-                    raise LockedError(f"{self.database}: {who} holds the database file; retry later") from None
                 raise LockedError(f"{self.database}: {who} holds the database file (a reader left open?) "
                                   f"beyond {WRITER_WAIT_ENV}={self.writer_wait:g}s; the snapshot was not "
                                   f"stored (dates a backfill committed before stay); retry later") from None

@@ -128,6 +128,7 @@ class Staging:
             query = self.redactor.wrap(con, query)
         target = self.path / name
         csv = not name.endswith(".parquet")
+        types: list[str] = []
         if csv:
             query, types = _neutralised_query(con, query)
         if csv and rows >= POLARS_CSV_MIN_ROWS and set(types) <= POLARS_CSV_TYPES:

@@ -207,7 +207,7 @@ def _check_keys(prep: Prepared, plan: Plan, table: str) -> None:
 
 
 def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Staging | None,
-             history: HistoryFile, strict: bool = False) -> SnapshotResult:
+             history: HistoryFile) -> SnapshotResult:
     """One snapshot: computed while the history is only read, stored in one transaction for
     which it is opened for writing (chs.history_file); the exports before that COMMIT."""
     con, plan = prep.con, prep.plan_for(as_of)
@@ -217,11 +217,7 @@ def _run_one(prep: Prepared, loaded: LoadedConfig, as_of: dt.date, write: Stagin
     set_as_of(con, as_of)
     fresh = freshness(prep, loaded, as_of)
     warnings = stale_warnings(fresh, as_of)
-    if strict and warnings:
-        raise DataError("--strict: " + "; ".join(warnings) + f"; nothing stored for {as_of}")
     timings: dict[str, float] = {}
-    for name in SHARED:  # the dry run's empty temp table would hide the shared one
-        con.execute(f"DROP TABLE IF EXISTS temp.main.{ident(name)}")
     t0 = time.perf_counter()
     engine_tables = engine_aggregates(con, loaded, prep.sources, plan)  # storage.engine (DESIGN 7)
     if engine_tables:
@@ -324,6 +320,8 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
                         stale = stale_warnings(freshness(prep, loaded, as_of), as_of)
                         if stale:
                             raise DataError("--strict: " + "; ".join(stale) + f" (as of {as_of}); nothing stored")
+                for name in SHARED:  # the dry run's empty temp table would hide the shared one
+                    con.execute(f"DROP TABLE IF EXISTS temp.main.{ident(name)}")
                 history.write()
                 _in_transaction(con, lambda: ensure_schema(con, prep.plan.nodes))  # a migration: all or nothing
                 for i, as_of in enumerate(dates):
@@ -331,7 +329,7 @@ def score(loaded: LoadedConfig, dates: list[dt.date], progress: Progress | None 
                     history.read()
                     try:
                         staging = Staging(loaded.output_dir, redactor) if last else None
-                        snap = _run_one(prep, loaded, as_of, staging, history, strict)
+                        snap = _run_one(prep, loaded, as_of, staging, history)
                     except OutputError as exc:
                         if i == 0:
                             raise
