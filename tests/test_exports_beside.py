@@ -1,6 +1,7 @@
 """scores.parquet, scores.csv and drivers.parquet written by a second connection while the first
-stores the history (chs/exports.py): the same files as written in turn, and a file that cannot
-be written still leaves history and outputs as they were."""
+stores the history, or the CSV beside the Parquet files (chs/exports.py): the same files as
+written in turn, and a file that cannot be written still leaves history and outputs as they
+were."""
 
 from __future__ import annotations
 
@@ -29,8 +30,11 @@ def _project(tmp_path: Path, name: str) -> Path:
     return root
 
 
-def _run(root: Path, beside: bool, monkeypatch: pytest.MonkeyPatch, dates: list) -> None:
-    monkeypatch.setattr(Exports, "_beside", lambda self: beside)
+MODES = ("in turn", "beside", "split")
+
+
+def _run(root: Path, mode: str, monkeypatch: pytest.MonkeyPatch, dates: list) -> None:
+    monkeypatch.setattr(Exports, "mode", lambda self: mode)
     score(load_config(root / "chs.yaml"), dates)
 
 
@@ -46,34 +50,38 @@ def _without_run_id(csv: Path) -> list[str]:
 @pytest.mark.parametrize("dates", [DATES[-1:], DATES], ids=["one date", "backfill"])
 def test_same_files_as_written_in_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dates: list) -> None:
     outs = {}
-    for beside in (False, True):
-        root = _project(tmp_path, f"beside_{beside}")
-        _run(root, beside, monkeypatch, dates)
-        outs[beside] = root / "out"
-    assert _rows(outs[True] / "scores.parquet", "account_id") == _rows(outs[False] / "scores.parquet", "account_id")
-    assert _rows(outs[True] / "drivers.parquet", "account_id, node") == \
-        _rows(outs[False] / "drivers.parquet", "account_id, node")
-    assert _without_run_id(outs[True] / "scores.csv") == _without_run_id(outs[False] / "scores.csv")
-    assert sorted(p.name for p in outs[True].iterdir() if not p.name.startswith(".")) == \
-        sorted(p.name for p in outs[False].iterdir() if not p.name.startswith("."))
+    for mode in MODES:
+        root = _project(tmp_path, mode.replace(" ", "_"))
+        _run(root, mode, monkeypatch, dates)
+        outs[mode] = root / "out"
+    turn = outs["in turn"]
+    for mode in MODES[1:]:
+        out = outs[mode]
+        assert _rows(out / "scores.parquet", "account_id") == _rows(turn / "scores.parquet", "account_id")
+        assert _rows(out / "drivers.parquet", "account_id, node") == _rows(turn / "drivers.parquet", "account_id, node")
+        assert _without_run_id(out / "scores.csv") == _without_run_id(turn / "scores.csv")
+        assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == \
+            sorted(p.name for p in turn.iterdir() if not p.name.startswith("."))
 
 
+@pytest.mark.parametrize("failing_file", ["drivers.parquet", "scores.csv"])
+@pytest.mark.parametrize("mode", MODES[1:])
 @pytest.mark.parametrize("dates", [DATES[-1:], DATES], ids=["one date", "backfill"])
 def test_a_failed_file_stores_nothing_of_its_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   dates: list) -> None:
+                                                   dates: list, mode: str, failing_file: str) -> None:
     root = _project(tmp_path, "p")
-    _run(root, True, monkeypatch, [EARLIER])
+    _run(root, mode, monkeypatch, [EARLIER])
     before = (root / "out" / "scores.csv").read_bytes()
     real_copy = Staging.copy
 
     def failing(self: Staging, con, query: str, name: str, **kw) -> None:  # noqa: ANN001
-        if name == "drivers.parquet":
+        if name == failing_file:
             raise OutputError(f"{self.path / name}: cannot write (disk full)")
         real_copy(self, con, query, name, **kw)
 
     monkeypatch.setattr(Staging, "copy", failing)
     with pytest.raises(OutputError, match="disk full"):
-        _run(root, True, monkeypatch, dates)
+        _run(root, mode, monkeypatch, dates)
     stored = [d for (d,) in duckdb.connect(str(root / "chs.duckdb"), read_only=True).execute(
         "SELECT DISTINCT as_of FROM scores ORDER BY 1").fetchall()]
     # A single date stores nothing; a backfill keeps the dates before its failed last one.
