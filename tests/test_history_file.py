@@ -162,3 +162,25 @@ def test_an_empty_database_file_becomes_the_history(tmp_path: Path) -> None:
 def test_chs_lock_wait_must_be_seconds(scored: Path) -> None:
     proc = _chs(scored, "score", "--as-of", "2026-11-20", env={"CHS_LOCK_WAIT": "soon"})
     assert proc.returncode == 78 and "CHS_LOCK_WAIT: expected seconds, got 'soon'" in proc.stderr
+
+
+def test_a_snapshot_is_written_in_row_groups_every_core_compresses(tmp_path: Path) -> None:
+    """70k accounts: the snapshot's rows go to the file in row groups of ROW_GROUP_ROWS (with
+    DuckDB's default, 122,880, they were one row group compressed by one thread at COMMIT)."""
+    import copy
+
+    from chs.history_file import ROW_GROUP_ROWS
+    from tests.engine.conftest import BASE_CONFIG, BASE_FILES, write_project
+    n = 70_000
+    accounts = "account_id,name,owner,tier,since,seats\n" + "".join(
+        f"A{i:06d},Acc {i},o{i % 7}@x.io,{'ent' if i % 3 else 'smb'},2024-01-01,{i % 40}\n" for i in range(n))
+    cfg = write_project(tmp_path, copy.deepcopy(BASE_CONFIG), {**BASE_FILES, "data/accounts.csv": accounts})
+    done = _chs(tmp_path, "--config", str(cfg), "score", "--as-of", "2026-11-20")
+    assert done.returncode == 0, done.stderr
+    con = duckdb.connect(str(tmp_path / "chs.duckdb"), read_only=True)
+    for table in ("scores", "node_values"):
+        groups = con.execute(f"SELECT row_group_id, sum(count) FROM pragma_storage_info('{table}') "
+                             "WHERE column_name = 'account_id' AND segment_type = 'VARCHAR' GROUP BY 1").fetchall()
+        assert len(groups) == -(-n // ROW_GROUP_ROWS), table
+        assert max(rows for _, rows in groups) == ROW_GROUP_ROWS
+    assert con.execute("SELECT count(*), count(score) FROM scores").fetchall() == [(n, n)]
