@@ -61,9 +61,10 @@ class Exports:
         elif mode == "beside":
             self._spawn(self.jobs)
         else:
-            self._spawn([self.jobs[1]])
+            parquet = [job for job in self.jobs if job[1].endswith(".parquet")]
+            self._spawn([job for job in self.jobs if job not in parquet])
             try:
-                self._write(self.con, [self.jobs[0], self.jobs[2]])
+                self._write(self.con, parquet)
             finally:
                 self.wait()  # the CSV's error, if any, is raised by finish()
 

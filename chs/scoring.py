@@ -59,13 +59,15 @@ def scoring_sql(nodes: list[TreeNode], bands: dict[str, float], segments: dict[s
     groups = [(index[n.path], n) for n in nodes if not n.is_leaf]
     layers: list[tuple[str, list[str]]] = []
 
-    inputs = [f"{input_sql(n.scale, ident(n.variable))} AS __x_{i}" for i, n in leaves]  # type: ignore[arg-type]
-    weights = [f"{_weight_sql(n, segments)} AS __w_{i}" for i, n in enumerate(nodes) if n.path]
+    # Percentile leaves are ranked in a narrow subquery (_ranks_sql), joined to l_scale by row id.
     ranked = [(i, n) for i, n in leaves if n.scale and n.scale.kind == "percentile"]
+    scaled = [(i, n) for i, n in leaves if (i, n) not in ranked]
+    inputs = [f"{input_sql(n.scale, ident(n.variable))} AS __x_{i}" for i, n in scaled]  # type: ignore[arg-type]
+    weights = [f"{_weight_sql(n, segments)} AS __w_{i}" for i, n in enumerate(nodes) if n.path]
     layers.append(("l_input", inputs + weights + (["rowid AS __rid"] if ranked else [])))
-    layers.append(("l_scale", [f"__p.__r_{i}" if (i, n) in ranked else
-                               f"{scale_sql(n.scale, f'__x_{i}', SEGMENT)} AS __r_{i}"  # type: ignore[arg-type]
-                               for i, n in leaves]))
+    layers.append(("l_scale", [f"{scale_sql(n.scale, f'__x_{i}', SEGMENT)} AS __r_{i}"  # type: ignore[arg-type]
+                               for i, n in scaled] + [f"__p.__r_{i}" for i, _ in ranked]))
+    joins = {"l_scale": f" JOIN ({_ranks_sql(ranked)}) AS __p USING (__rid)"} if ranked else {}
     subs = []
     for i, n in leaves:
         imputed = n.missing if isinstance(n.missing, (int, float)) else None
@@ -124,11 +126,11 @@ def scoring_sql(nodes: list[TreeNode], bands: dict[str, float], segments: dict[s
     ctes, prev = [], "vars"
     for name, cols in layers:
         kept = f"{prev}.*" if prev != "vars" or carry is None else ", ".join(ident(c) for c in carry)
-        source = f"{prev} JOIN ({_ranks_sql(ranked)}) AS __p USING (__rid)" if name == "l_scale" and ranked else prev
-        ctes.append(f"{name} AS (\n  SELECT {kept},\n    " + ",\n    ".join(cols) + f"\n  FROM {source}\n)")
+        ctes.append(f"{name} AS (\n  SELECT {kept},\n    " + ",\n    ".join(cols) +
+                    f"\n  FROM {prev}{joins.get(name, '')}\n)")
         prev = name
     # Only what the snapshot reads is materialised: the scale inputs and denominators are not.
-    scratch = [f"__x_{i}" for i, _ in leaves] + [f"__f_{i}" for i, _ in leaves] + \
+    scratch = [f"__x_{i}" for i, _ in scaled] + [f"__f_{i}" for i, _ in leaves] + \
         [f"__{k}_{i}" for i, _ in groups for k in ("den", "fden")] + (["__rid"] if ranked else [])
     # node.fixed_weight (set by chs.compiler): node_fields writes that weight as a literal.
     scratch += [f"__w_{i}" for i, n in enumerate(nodes) if n.fixed_weight]
