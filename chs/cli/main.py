@@ -73,8 +73,8 @@ def _hide_flag_types() -> None:
     a flag needs no type in its help."""
     from typer.core import TyperOption
 
-    original = TyperOption.display_type_rich
-    if getattr(original, "_chs", False):
+    original = getattr(TyperOption, "display_type_rich", None)
+    if original is None or getattr(original, "_chs", False):  # typer < 0.29 has no such hook
         return
 
     def display_type_rich(self: TyperOption, ctx):  # type: ignore[no-untyped-def]

@@ -146,3 +146,18 @@ def test_command_name_skips_global_options() -> None:
     assert command_name(["-c", "x.yaml", "-q", "explain", "A1"]) == "explain"
     assert command_name(["--config", "score", "report"]) == "report"  # 'score' is the config's value
     assert command_name(["--help"]) is None and command_name([]) is None
+
+
+def test_help_tweak_tolerates_a_typer_without_the_hook(monkeypatch) -> None:
+    """pyproject allows typer >= 0.12; before 0.29 TyperOption has no display_type_rich, and
+    the help tweak must then leave typer alone rather than fail every command."""
+    import typer.core
+
+    from chs.cli import main
+
+    class OlderOption:  # what typer < 0.29 offers: no display_type_rich
+        pass
+
+    monkeypatch.setattr(typer.core, "TyperOption", OlderOption)
+    main._hide_flag_types()
+    assert not hasattr(OlderOption, "display_type_rich")
