@@ -26,17 +26,15 @@ from chs.config.models import CsvOptions, Source
 from chs.errors import ConfigError, DataError
 from chs.presets import PRESETS, THREE_DECIMAL, ZERO_DECIMAL, Preset
 from chs.readers.files import file_format, source_files, temp_dir, unzip
-from chs.readers.types import MOSTLY
+from chs.readers.json_load import flattened, load_json
+from chs.readers.types import columns_of, first_line, infer_types, is_number
 from chs.sql import ident, string, string_list
 from chs.transcode import NATIVE_ENCODINGS, TextCopies, TextFile, canonical_encoding, needs_copy, text_copy
 
-NUMERIC_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                    "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
 # Aggregates that need numbers: in an export without rows their columns are typed DOUBLE, so an
 # empty export counts 0 rows instead of failing on a column type.
 NUMBER_AGGS = {"sum", "avg", "median", "nps", "min", "max", "pct_change"}
 MAPPED_KEY = "__account_key"  # the key mapped through `account.via`
-MAX_STRUCT_DEPTH = 4
 REJECT_SAMPLES = 3
 
 
@@ -53,18 +51,6 @@ class RawLoad:
     notes: list[str] = field(default_factory=list)
     key_column: str | None = None  # set when the key is mapped (`via`): the column to key on
     extra_header: list[list[str]] = field(default_factory=list)  # rows after the header (surveys)
-
-
-def is_number(col_type: str) -> bool:
-    return col_type.startswith(NUMERIC_PREFIXES)
-
-
-def columns_of(con: duckdb.DuckDBPyConnection, relation_sql: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {relation_sql}").fetchall()}
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0]
 
 
 # ---------------------------------------------------------------- CSV
@@ -133,43 +119,6 @@ def _read_text_files(files: list[str], opts: CsvOptions) -> TextCopies:
             copies.close()
             raise DataError(f"{path}: cannot read ({exc})") from None
     return copies
-
-
-def _numeric_text(column: str, opts: CsvOptions) -> str:
-    c = f"trim({ident(column)})"
-    thousands = opts.thousands or ("." if opts.decimal == "," else None)
-    if thousands:
-        c = f"replace({c}, {string(thousands)}, '')"
-    if opts.decimal and opts.decimal != ".":
-        c = f"replace({c}, {string(opts.decimal)}, '.')"
-    return c
-
-
-def infer_types(con: duckdb.DuckDBPyConnection, relation: str, candidates: list[str], opts: CsvOptions) -> dict[str, str]:
-    """Text columns whose non-empty cells are mostly (>= MOSTLY) numbers, dates or timestamps
-    but not all: the type they are meant to have. One scan for all candidates."""
-    if not candidates:
-        return {}
-    parts = []
-    for c in candidates:
-        q = ident(c)
-        num = _numeric_text(c, opts)
-        date = f"try_strptime({q}, {string(opts.date_format)})" if opts.date_format else f"TRY_CAST({q} AS DATE)"
-        ts = f"try_strptime({q}, {string(opts.timestamp_format)})" if opts.timestamp_format \
-            else f"TRY_CAST({q} AS TIMESTAMP)"
-        parts += [f"count(NULLIF(trim({q}), ''))", f"count(CASE WHEN regexp_full_match({num}, '[+-]?[0-9]{{1,18}}') THEN 1 END)",
-                  f"count(TRY_CAST({num} AS DOUBLE))", f"count({date})", f"count({ts})"]
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {ident(relation)}").fetchall()[0]
-    out: dict[str, str] = {}
-    for i, c in enumerate(candidates):
-        n, n_int, n_dbl, n_date, n_ts = row[5 * i:5 * i + 5]
-        if not n:
-            continue
-        for count, typ in ((n_dbl, "BIGINT" if n_int == n_dbl else "DOUBLE"), (n_date, "DATE"), (n_ts, "TIMESTAMP")):
-            if count < n and count >= MOSTLY * n:
-                out[c] = typ
-                break
-    return out
 
 
 _AMBIGUOUS = re.compile(r"%d.%m|%m.%d")
@@ -242,7 +191,7 @@ def load_csv(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: str, sr
             try:
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(relation)} AS SELECT * FROM {reader}")
             except duckdb.Error as exc:
-                message = _first_line(exc)
+                message = first_line(exc)
                 if "not latin-1 encoded" in message or "not utf-8 encoded" in message.lower():
                     message += " (a Windows export? try csv: {encoding: cp1252})"
                     raise DataError(f"{src.path}: cannot read ({message})") from None
@@ -293,59 +242,6 @@ def _check_report_totals(con: duckdb.DuckDBPyConnection, relation: str, files: l
     if rows + out.rejected != sum(stated):
         out.warnings.append(f"the report footer says {sum(stated)} records, {rows} rows were read"
                             f"{f' and {out.rejected} rejected' if out.rejected else ''}: the export may be cut off")
-
-
-# ---------------------------------------------------------------- JSON
-def load_json(con: duckdb.DuckDBPyConnection, src: Source, files: list[str], fmt: str, relation: str) -> RawLoad:
-    file_list = string_list(files)
-    reader = f"read_json({file_list}, format = 'auto', union_by_name = true)"
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(relation)} AS SELECT * FROM {reader}")
-    except duckdb.Error as exc:
-        raise DataError(f"{src.path}: cannot read as JSON ({_first_line(exc)})") from None
-    opts = src.json_options
-    columns = columns_of(con, ident(relation))
-    if opts is not None and opts.records:
-        parts = opts.records.split(".")
-        if parts[0] in columns and columns[parts[0]].endswith("[]"):
-            sql = f"SELECT unnest({ident(parts[0])}) AS __r FROM {ident(relation)}"
-            for part in parts[1:]:
-                sql = f"SELECT __r.{ident(part)} AS __r FROM ({sql})"
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(relation)} AS SELECT __r.* FROM ({sql})")
-        elif "records" in opts.model_fields_set and len(columns) == 1:
-            raise DataError(f"{src.path}: no array '{parts[0]}' holding the records (json.records; "
-                            f"top-level keys: {', '.join(columns)})")
-    for column in (opts.parse if opts is not None else []):
-        if column not in columns_of(con, ident(relation)):
-            raise DataError(f"{src.path}: column '{column}' not found (json.parse; columns: "
-                            f"{', '.join(columns_of(con, ident(relation)))})")
-        q = ident(column)
-        structure = con.execute(f"SELECT json_group_structure(TRY_CAST({q} AS JSON)) FROM {ident(relation)}"
-                                ).fetchall()[0][0]
-        if structure and structure.startswith("{"):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {ident(relation)} AS SELECT * REPLACE "
-                        f"(from_json(TRY_CAST({q} AS JSON), {string(structure)}) AS {q}) FROM {ident(relation)}")
-    return RawLoad(relation=relation, files=files, fmt=fmt)
-
-
-def flattened(con: duckdb.DuckDBPyConnection, relation_sql: str) -> dict[str, str]:
-    """Every nested field as `dotted.name -> SQL expression` (structs only; lists stay values)."""
-    out: dict[str, str] = {}
-
-    def walk(prefix: str, expr: str, depth: int) -> None:
-        if depth > MAX_STRUCT_DEPTH:
-            return
-        fields = columns_of(con, f"SELECT __s.* FROM (SELECT {expr} AS __s FROM {relation_sql})")
-        for fname, ftype in fields.items():
-            sub = f"struct_extract({expr}, {string(fname)})"
-            out[f"{prefix}.{fname}"] = sub
-            if ftype.startswith("STRUCT("):
-                walk(f"{prefix}.{fname}", sub, depth + 1)
-
-    for column, col_type in columns_of(con, relation_sql).items():
-        if col_type.startswith("STRUCT("):
-            walk(column, ident(column), 1)
-    return out
 
 
 # ---------------------------------------------------------------- transforms
@@ -410,10 +306,11 @@ def load_raw(con: duckdb.DuckDBPyConnection, loaded: LoadedConfig, name: str, sr
             try:
                 con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(base)} AS SELECT * FROM {reader}")
             except duckdb.Error as exc:
-                raise DataError(f"{src.path}: cannot read ({_first_line(exc)})") from None
+                raise DataError(f"{src.path}: cannot read ({first_line(exc)})") from None
             load = RawLoad(relation=base, files=files, fmt=fmt)
         elif fmt == "json":
-            load = load_json(con, src, read_files, fmt, base)
+            load_json(con, src, read_files, base)
+            load = RawLoad(relation=base, files=files, fmt=fmt)
         else:
             load = load_csv(con, loaded, name, src, read_files, fmt, base, preset)
         load.files = files

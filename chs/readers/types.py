@@ -10,6 +10,14 @@ that do not convert become rejected rows (counted and sampled), never the loss o
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+from chs.sql import ident, string
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from chs.config.models import CsvOptions
 
 # Types a user may declare; each maps to the DuckDB type it is read as.
 _ALIASES = {
@@ -40,3 +48,56 @@ def normalise_type(value: str) -> str:
 
 def is_text(col_type: str) -> bool:
     return col_type == "VARCHAR"
+
+
+NUMERIC_PREFIXES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                    "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+
+
+def is_number(col_type: str) -> bool:
+    return col_type.startswith(NUMERIC_PREFIXES)
+
+
+def columns_of(con: duckdb.DuckDBPyConnection, relation_sql: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {relation_sql}").fetchall()}
+
+
+def first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0]
+
+
+def numeric_text(column: str, opts: CsvOptions) -> str:
+    c = f"trim({ident(column)})"
+    thousands = opts.thousands or ("." if opts.decimal == "," else None)
+    if thousands:
+        c = f"replace({c}, {string(thousands)}, '')"
+    if opts.decimal and opts.decimal != ".":
+        c = f"replace({c}, {string(opts.decimal)}, '.')"
+    return c
+
+
+def infer_types(con: duckdb.DuckDBPyConnection, relation: str, candidates: list[str], opts: CsvOptions) -> dict[str, str]:
+    """Text columns whose non-empty cells are mostly (>= MOSTLY) numbers, dates or timestamps
+    but not all: the type they are meant to have. One scan for all candidates."""
+    if not candidates:
+        return {}
+    parts = []
+    for c in candidates:
+        q = ident(c)
+        num = numeric_text(c, opts)
+        date = f"try_strptime({q}, {string(opts.date_format)})" if opts.date_format else f"TRY_CAST({q} AS DATE)"
+        ts = f"try_strptime({q}, {string(opts.timestamp_format)})" if opts.timestamp_format \
+            else f"TRY_CAST({q} AS TIMESTAMP)"
+        parts += [f"count(NULLIF(trim({q}), ''))", f"count(CASE WHEN regexp_full_match({num}, '[+-]?[0-9]{{1,18}}') THEN 1 END)",
+                  f"count(TRY_CAST({num} AS DOUBLE))", f"count({date})", f"count({ts})"]
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {ident(relation)}").fetchall()[0]
+    out: dict[str, str] = {}
+    for i, c in enumerate(candidates):
+        n, n_int, n_dbl, n_date, n_ts = row[5 * i:5 * i + 5]
+        if not n:
+            continue
+        for count, typ in ((n_dbl, "BIGINT" if n_int == n_dbl else "DOUBLE"), (n_date, "DATE"), (n_ts, "TIMESTAMP")):
+            if count < n and count >= MOSTLY * n:
+                out[c] = typ
+                break
+    return out
