@@ -29,7 +29,8 @@ from chs.engines import engine_aggregates
 from chs.errors import ChsError, DataError, OutputError
 from chs.export_checks import check_exports, naming_corrupt_exports
 from chs.exports import Exports
-from chs.fragment_check import check_action_values, check_fragments, run_step
+from chs.fragment_check import check_action_values, check_fragments
+from chs.fragment_locate import run_step
 from chs.history import (
     ensure_schema,
     out_scores_sql,

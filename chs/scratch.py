@@ -53,7 +53,7 @@ def revenue_sql(loaded: LoadedConfig, alias: str = "v") -> str:
 def run_date(prep: Prepared, loaded: LoadedConfig, as_of: dt.date) -> None:
     """Run the plan for one date: leaves `vars`, `scored` and `snap_scores` for that date.
     Steps run through the same safety net as `chs score`: a fragment failing on data is 78."""
-    from chs.fragment_check import run_step
+    from chs.fragment_locate import run_step
     set_as_of(prep.con, as_of)
     for step in prep.plan_for(as_of).steps:
         if step.table not in SKIPPED_STEPS:

@@ -28,7 +28,7 @@ from sqlglot.errors import ErrorLevel, SqlglotError
 from chs.compiler import Plan, Step
 from chs.config import LoadedConfig
 from chs.errors import ConfigError
-from chs.fragment_check import Fragment, step_fragments
+from chs.fragments import Fragment, step_fragments
 
 DIALECTS = ("duckdb", "spark", "trino", "snowflake", "bigquery")
 TIME_TYPES = ("DATE", "TIMESTAMP")  # DuckDB type prefixes that `x - n` means days for

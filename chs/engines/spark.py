@@ -37,7 +37,7 @@ from chs.engines.portable import (
     render,
 )
 from chs.errors import ChsError, ConfigError, DataError
-from chs.fragment_check import step_fragments
+from chs.fragments import step_fragments
 from chs.readers.files import file_format, source_files
 from chs.sources import SourceInfo, relation_name, source_key, time_column
 from chs.sql import ident
