@@ -193,13 +193,12 @@ def _same_outputs(folder: Path, as_of: dt.date) -> str:
         lst(lambda v, raw, c: "false") + " AS imputed"])
     return f"""
 CREATE TEMP TABLE snap AS
-SELECT *, {shares}
-FROM (SELECT *, CASE WHEN score >= 70 THEN 'green' WHEN score >= 40 THEN 'yellow' ELSE 'red' END AS band
-      FROM (SELECT *, {root_den} AS d_root, ({root_num}) / nullif({root_den}, 0) AS score
-            FROM (SELECT *, {", ".join(groups)} FROM sub)))
+SELECT *, {contribs}
+FROM (SELECT *, {shares}
+      FROM (SELECT *, CASE WHEN score >= 70 THEN 'green' WHEN score >= 40 THEN 'yellow' ELSE 'red' END AS band
+            FROM (SELECT *, {root_den} AS d_root, ({root_num}) / nullif({root_den}, 0) AS score
+                  FROM (SELECT *, {", ".join(groups)} FROM sub))))
 ORDER BY account_id;
-CREATE TEMP TABLE snap2 AS SELECT *, {contribs} FROM snap;
-DROP TABLE snap; ALTER TABLE snap2 RENAME TO snap;
 COPY (SELECT {scores} FROM snap) TO '{folder}/scores.parquet' (FORMAT parquet);
 COPY (SELECT {scores} FROM snap) TO '{folder}/scores.csv' (HEADER);
 COPY ({drivers}) TO '{folder}/drivers.parquet' (FORMAT parquet);
